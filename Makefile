@@ -1,0 +1,46 @@
+# ServiceFlow: `make run` serves the app on SQLite with demo users; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+HOST ?= 127.0.0.1
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test lint services browser bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the browser tests (Playwright drives it; no downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| { echo "chromium could not be installed: browser tests need it" >&2; exit 1; }; }
+
+# The PostgreSQL the tests also run against; started when it is down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null || true
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done; true
+
+run: install
+	$(VENV)/bin/serviceflow setup --demo
+	$(VENV)/bin/serviceflow serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install browser services lint
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+bench: install services
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

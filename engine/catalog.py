@@ -1,0 +1,235 @@
+"""Process versions as immutable bundles of files, parsed once per content hash and cached.
+
+A bundle holds exactly the files one process needs (its BPMN, the BPMN of processes it calls,
+the DMN it evaluates, the forms its user tasks name), so its hash changes only when something
+that process uses changes, and a case pinned to a hash always runs the same definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+
+from engine import bpmn_xml
+from engine.errors import InvalidDefinition
+from engine.forms import FormDefinition
+
+WORKFLOW_PREFIX = "workflows/"
+FORM_PREFIX = "forms/"
+
+
+@dataclass(frozen=True)
+class ProcessBundle:
+    """The files of one process version, keyed ``workflows/NAME`` or ``forms/NAME``."""
+
+    process_id: str
+    name: str
+    files: Mapping[str, str]
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over sorted (path, content) pairs: the identity of a process version."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            digest.update(path.encode())
+            digest.update(b"\0")
+            digest.update(self.files[path].encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    """What the inbox and the task page need to know about a user task, without the engine."""
+
+    element_id: str
+    title: str
+    lane: str | None
+    form: str | None
+    ui_form: str | None
+
+
+@dataclass
+class ParsedProcess:
+    """A process version ready to run: specs, forms and user-task facts, shared by all its cases."""
+
+    process_id: str
+    name: str
+    content_hash: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    forms: dict[str, FormDefinition] = field(default_factory=dict)
+    user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+
+    def form_for(self, element_id: str) -> FormDefinition | None:
+        """The form a user task names, or None for a task that only needs a confirmation."""
+        info = self.user_tasks.get(element_id)
+        if info is None or info.form is None:
+            return None
+        return self.forms[info.form]
+
+
+def _describe(exc: ValidationException) -> str:
+    where = " ".join(
+        part for part in (
+            getattr(exc, "tag", ""),
+            f"id={exc.id!r}" if getattr(exc, "id", "") else "",
+            f"name={exc.name!r}" if getattr(exc, "name", "") else "",
+            f"line {exc.line_number}" if getattr(exc, "line_number", "") else "",
+        ) if part
+    )
+    file_name = getattr(exc, "file_name", "") or ""
+    return f"{file_name}: {where}: {exc}" if where else f"{file_name}: {exc}"
+
+
+def _load_forms(bundle: ProcessBundle) -> dict[str, FormDefinition]:
+    forms: dict[str, FormDefinition] = {}
+    schemas = {p: t for p, t in bundle.files.items() if p.startswith(FORM_PREFIX)}
+    for path, text in schemas.items():
+        if path.endswith(".uischema.json"):
+            continue
+        name = path.removeprefix(FORM_PREFIX)
+        ui_path = path.removesuffix(".schema.json") + ".uischema.json"
+        forms[name] = FormDefinition.from_json(name, text, schemas.get(ui_path))
+    return forms
+
+
+def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str, FormDefinition]) -> dict:
+    tasks: dict[str, UserTaskInfo] = {}
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            if not isinstance(task_spec, UserTask):
+                continue
+            props = (task_spec.extensions or {}).get("properties", {})
+            form = props.get("formJsonSchemaFilename")
+            if form is not None and form not in forms:
+                raise InvalidDefinition(
+                    f"bpmn:userTask id={task_spec.bpmn_id!r} name={task_spec.bpmn_name!r} names form "
+                    f"{form!r}, which is not in forms/"
+                )
+            tasks[task_spec.name] = UserTaskInfo(
+                element_id=task_spec.name,
+                title=task_spec.bpmn_name or task_spec.name,
+                lane=task_spec.lane,
+                form=form,
+                ui_form=props.get("formUiSchemaFilename"),
+            )
+    return tasks
+
+
+def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
+    """Parse and check every file of a bundle; errors name the file and the element."""
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        for path, text in sorted(bundle.files.items()):
+            if not path.startswith(WORKFLOW_PREFIX):
+                continue
+            root = bpmn_xml.parse_xml(text, path)
+            if bpmn_xml.is_dmn(root):
+                parser.add_dmn_xml(root, filename=path)
+            else:
+                parser.add_bpmn_xml(root, filename=path)
+        spec = parser.get_spec(bundle.process_id)
+        subprocess_specs = parser.get_subprocess_specs(bundle.process_id)
+    except ValidationException as exc:
+        raise InvalidDefinition(_describe(exc)) from exc
+    except SpiffWorkflowException as exc:
+        raise InvalidDefinition(f"{bundle.process_id}: {exc}") from exc
+    forms = _load_forms(bundle)
+    return ParsedProcess(
+        process_id=bundle.process_id,
+        name=bundle.name,
+        content_hash=bundle.content_hash,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        forms=forms,
+        user_tasks=_user_tasks(spec, subprocess_specs, forms),
+    )
+
+
+class ProcessCatalog:
+    """Parsed process versions keyed by content hash; parsing happens once per version per process."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, ParsedProcess] = {}
+        self._lock = threading.Lock()
+
+    def get(self, content_hash: str, load_bundle: Any) -> ParsedProcess:
+        """Return the parsed version, calling ``load_bundle()`` only on the first request for it."""
+        parsed = self._parsed.get(content_hash)
+        if parsed is not None:
+            return parsed
+        with self._lock:
+            parsed = self._parsed.get(content_hash)
+            if parsed is None:
+                parsed = parse_bundle(load_bundle())
+                self._parsed[content_hash] = parsed
+        return parsed
+
+
+def _index_directory(workflows_dir: Path) -> tuple[dict, dict, dict]:
+    texts: dict[str, str] = {}
+    process_files: dict[str, str] = {}
+    decision_files: dict[str, str] = {}
+    for path in sorted(workflows_dir.glob("*.bpmn")) + sorted(workflows_dir.glob("*.dmn")):
+        key = WORKFLOW_PREFIX + path.name
+        texts[key] = path.read_text(encoding="utf-8")
+        root = bpmn_xml.parse_xml(texts[key], key)
+        if bpmn_xml.is_dmn(root):
+            decision_files.update({d: key for d in bpmn_xml.decision_ids(root)})
+        else:
+            process_files.update({pid: key for pid, _, _ in bpmn_xml.process_ids(root)})
+    return texts, process_files, decision_files
+
+
+def _closure(start: str, texts: dict, process_files: dict, decision_files: dict) -> tuple[set, set]:
+    needed, forms, pending = set(), set(), [start]
+    while pending:
+        key = pending.pop()
+        if key in needed:
+            continue
+        needed.add(key)
+        root = bpmn_xml.parse_xml(texts[key], key)
+        if bpmn_xml.is_dmn(root):
+            continue
+        called, decisions, form_names = bpmn_xml.references(root)
+        forms |= form_names
+        for ref, index, kind in [(c, process_files, "process") for c in called] + [
+            (d, decision_files, "decision") for d in decisions
+        ]:
+            if ref not in index:
+                raise InvalidDefinition(f"{key}: refers to {kind} {ref!r}, which no file defines")
+            pending.append(index[ref])
+    return needed, forms
+
+
+def bundles_from_directory(workflows_dir: Path, forms_dir: Path) -> list[ProcessBundle]:
+    """One bundle per executable process in a directory of BPMN/DMN files and a forms directory."""
+    texts, process_files, decision_files = _index_directory(workflows_dir)
+    bundles = []
+    for key in sorted(k for k in texts if k.endswith(".bpmn")):
+        root = bpmn_xml.parse_xml(texts[key], key)
+        for process_id, name, executable in bpmn_xml.process_ids(root):
+            if not executable:
+                continue
+            needed, forms = _closure(key, texts, process_files, decision_files)
+            files = {k: texts[k] for k in needed}
+            for form in forms:
+                form_path = forms_dir / form
+                if not form_path.exists():
+                    raise InvalidDefinition(f"{key}: names form {form!r}, which is not in forms/")
+                files[FORM_PREFIX + form] = form_path.read_text(encoding="utf-8")
+                ui_path = forms_dir / (form.removesuffix(".schema.json") + ".uischema.json")
+                if ui_path.exists():
+                    files[FORM_PREFIX + ui_path.name] = ui_path.read_text(encoding="utf-8")
+            bundles.append(ProcessBundle(process_id=process_id, name=name, files=files))
+    return bundles

@@ -1,0 +1,93 @@
+"""Settings read from the environment, in one place, with typed parsing that fails loudly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import ServiceFlowError
+
+
+class ConfigError(ServiceFlowError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def project_root() -> Path:
+    """The checkout holding workflows/ and forms/: process definitions are data beside the code."""
+    return Path(os.environ.get("SERVICEFLOW_ROOT", Path(__file__).resolve().parent.parent))
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("SERVICEFLOW_INSTANCE", project_root() / "instance"))
+
+
+def _secret_key(instance: Path, production: bool) -> str:
+    """Development keeps a generated key in the instance folder so sessions survive restarts."""
+    value = os.environ.get("SECRET_KEY")
+    if value:
+        return value
+    if production:
+        raise ConfigError("SECRET_KEY must be set when SERVICEFLOW_ENV=production")
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about a ServiceFlow deployment."""
+
+    database_url: str
+    secret_key: str
+    production: bool = False
+    workflows_dir: Path = field(default_factory=lambda: project_root() / "workflows")
+    forms_dir: Path = field(default_factory=lambda: project_root() / "forms")
+    script_timeout_seconds: float = 1.0
+    runtime_cache_size: int = 256
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the environment once, at start-up."""
+        production = os.environ.get("SERVICEFLOW_ENV", "development") == "production"
+        instance = _instance_dir()
+        database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'serviceflow.db'}"
+        if database_url.startswith("sqlite:///"):
+            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return cls(
+            database_url=database_url,
+            secret_key=_secret_key(instance, production),
+            production=production,
+            workflows_dir=Path(os.environ.get("SERVICEFLOW_WORKFLOWS", project_root() / "workflows")),
+            forms_dir=Path(os.environ.get("SERVICEFLOW_FORMS", project_root() / "forms")),
+            runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
+        )
+
+
+__all__ = ["ConfigError", "Settings", "project_root", "_bool"]

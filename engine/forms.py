@@ -1,0 +1,334 @@
+"""User-task forms: JSON Schema plus a react-jsonschema-form style UI schema.
+
+The engine owns form semantics (what a valid submission is, how flat HTML fields become typed
+JSON) so that the web layer, the API and the tests agree on them; rendering lives in Jinja
+macros (``web/templates/forms/_macros.html``). No web framework is imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from jsonschema import ValidationError
+from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+
+from engine.errors import InvalidDefinition
+
+__all__ = ["FormDefinition", "validate_submission", "coerce_form_post", "field_labels"]
+
+REQUIRED = "This field is required."
+_TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
+_NAME_PART = re.compile(r"\[([^\]]*)\]")
+
+
+@dataclass(frozen=True)
+class FormDefinition:
+    """A validated form: ``name`` is the schema file name, used in messages and as a label."""
+
+    name: str
+    schema: dict[str, Any]
+    ui_schema: dict[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:  # dicts are unhashable; the content digest identifies the form
+        return hash(self.digest)
+
+    @classmethod
+    def from_json(cls, name: str, schema_text: str | bytes, ui_schema_text: str | bytes | None = None,
+                  ) -> FormDefinition:
+        """Parse and check a form's files, so a broken form fails at publish time, not mid-case."""
+        schema = _load_object(name, schema_text)
+        ui_schema = _load_object(f"{name} (UI schema)", ui_schema_text) if ui_schema_text else {}
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise InvalidDefinition(f"Form {name}: invalid JSON Schema at {where}: {exc.message}") from exc
+        return cls(name=name, schema=schema, ui_schema=ui_schema)
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the canonical schema: equal schemas share one compiled validator."""
+        canonical = json.dumps(self.schema, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _load_object(name: str, text: str | bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidDefinition(f"Form {name}: not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidDefinition(f"Form {name}: must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+_VALIDATORS: dict[str, Validator] = {}
+
+
+def _validator(form: FormDefinition) -> Validator:
+    """Build a form's validator once: building one (with its format checker) dominates a check."""
+    compiled = _VALIDATORS.get(form.digest)
+    if compiled is None:
+        cls = validator_for(form.schema)
+        compiled = cls(form.schema, format_checker=cls.FORMAT_CHECKER)
+        _VALIDATORS[form.digest] = compiled
+    return compiled
+
+
+def validate_submission(form: FormDefinition, data: Any) -> dict[str, list[str]]:
+    """Return staff-readable messages keyed by dotted field path (``""`` = the whole form)."""
+    errors: dict[str, list[str]] = {}
+    for error in _validator(form).iter_errors(data):
+        for path, message in _describe(error):
+            messages = errors.setdefault(path, [])
+            if message not in messages:
+                messages.append(message)
+    return errors
+
+
+def _describe(error: ValidationError) -> list[tuple[str, str]]:
+    """Map one jsonschema error to (path, message) pairs; ``required`` is moved onto the child."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    kind, expected = error.validator, error.validator_value
+    if kind in ("oneOf", "anyOf") and error.context and not _choices(error.schema):
+        return _describe(best_match(error.context))  # "matches no branch" says nothing useful
+    if kind in ("required", "dependentRequired") or (kind == "dependencies" and isinstance(expected, dict)):
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        names = expected if kind == "required" else [
+            name for trigger, needed in expected.items() if trigger in instance and isinstance(needed, list)
+            for name in needed]
+        prefix = f"{path}." if path else ""
+        return [(prefix + name, REQUIRED) for name in names if name not in instance]
+    return [(path, _message(error))]
+
+
+_FORMATS = {
+    "date": "Must be a date (YYYY-MM-DD).", "date-time": "Must be a date and time.",
+    "time": "Must be a time (HH:MM).", "email": "Must be an email address.", "uri": "Must be a web address.",
+}
+_OTHER = {
+    "pattern": "Is not in the expected format.", "uniqueItems": "Each entry must be different.",
+    "additionalProperties": "Contains fields this form does not have.",
+    "unevaluatedProperties": "Contains fields this form does not have.",
+}
+_TYPES = {
+    "integer": "a whole number", "number": "a number", "string": "text", "boolean": "yes or no",
+    "array": "a list", "object": "a group of fields", "null": "empty",
+}
+
+
+def _message(error: ValidationError) -> str:
+    """Turn a jsonschema error into a sentence a member of staff can act on."""
+    kind, expected, schema = error.validator, error.validator_value, error.schema
+    simple = {
+        "minimum": "Must be at least {}.", "maximum": "Must be at most {}.",
+        "exclusiveMinimum": "Must be more than {}.", "exclusiveMaximum": "Must be less than {}.",
+        "multipleOf": "Must be a multiple of {}.", "minLength": "Must be at least {} characters.",
+        "maxLength": "Must be at most {} characters.", "const": "Must be {}.",
+    }
+    if kind in ("minItems", "maxItems"):
+        noun = "entry" if expected == 1 else "entries"
+        return f"Must have at {'least' if kind == 'minItems' else 'most'} {expected} {noun}."
+    if kind in simple:
+        return simple[kind].format(_show(expected))
+    if kind == "type":
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        return "Must be " + " or ".join(_TYPES.get(t, t) for t in wanted) + "."
+    if kind == "enum" or (kind in ("oneOf", "anyOf") and _choices(schema)):
+        labels = [label for _, label in _choices(schema)]
+        return "Must be one of: " + ", ".join(labels) + "."
+    if kind == "format":
+        return _FORMATS.get(expected, f"Must be a valid {expected}.")
+    return _OTHER.get(kind, "This value is not valid.")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _choices(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    """(value, label) pairs from ``enum`` or from ``oneOf``/``anyOf`` entries holding a ``const``."""
+    if "enum" in schema:
+        return [(value, _show(value)) for value in schema["enum"]]
+    for key in ("oneOf", "anyOf"):
+        options = schema.get(key) or []
+        if options and all(isinstance(o, dict) and "const" in o for o in options):
+            return [(o["const"], str(o.get("title", _show(o["const"])))) for o in options]
+    return []
+
+
+def _resolve(node: Any, root: Mapping[str, Any]) -> dict[str, Any]:
+    """Follow local ``$ref``s (``#/$defs/x``, ``#/definitions/x``); remote refs are not used."""
+    for _hop in range(20):  # bounded: a ref cycle must not hang a form post
+        if not (isinstance(node, dict) and str(node.get("$ref", "")).startswith("#")):
+            break
+        target: Any = root
+        for part in node["$ref"][1:].split("/")[1:]:
+            key = part.replace("~1", "/").replace("~0", "~")
+            target = target.get(key, {}) if isinstance(target, dict) else {}
+        node = target
+    return node if isinstance(node, dict) else {}
+
+
+def _properties(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every property an object may have, including those under conditionals and combinators."""
+    props = {name: _resolve(sub, root) for name, sub in (schema.get("properties") or {}).items()}
+    branches: list[Any] = [schema.get("then"), schema.get("else")]
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches.extend(schema.get(key) or [])
+    branches.extend((schema.get("dependentSchemas") or {}).values())
+    branches.extend(v for v in (schema.get("dependencies") or {}).values() if isinstance(v, dict))
+    for branch in branches:
+        if not isinstance(branch, dict):
+            continue
+        for name, sub in _properties(_resolve(branch, root), root).items():
+            props.setdefault(name, sub)
+    return props
+
+
+def _kind(schema: Mapping[str, Any]) -> str:
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        declared = next((t for t in declared if t != "null"), "null")
+    if isinstance(declared, str):
+        return declared
+    if "properties" in schema:
+        return "object"
+    if "items" in schema:
+        return "array"
+    values = [value for value, _ in _choices(schema)]
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "number"
+    return "string"
+
+
+def field_labels(form: FormDefinition) -> dict[str, str]:
+    """Titles by dotted path; array items appear as ``*`` (``actions.*.owner``) for any index."""
+    labels: dict[str, str] = {}
+    _collect_labels(form.schema, form.ui_schema, "", form.schema, labels)
+    return labels
+
+
+def _collect_labels(schema: Mapping[str, Any], ui: Mapping[str, Any], path: str,
+                    root: Mapping[str, Any], out: dict[str, str]) -> None:
+    if path.count(".") > 16:  # a recursive $ref (a tree of parts) would otherwise never end
+        return
+    for name, sub in _properties(schema, root).items():
+        sub_ui = ui.get(name) if isinstance(ui.get(name), dict) else {}
+        sub_path = f"{path}.{name}" if path else name
+        out[sub_path] = str(sub_ui.get("ui:title") or sub.get("title") or name)
+        if _kind(sub) == "object":
+            _collect_labels(sub, sub_ui, sub_path, root, out)
+        elif _kind(sub) == "array":
+            items = _resolve(sub.get("items"), root)
+            item_ui = sub_ui.get("items") if isinstance(sub_ui.get("items"), dict) else {}
+            _collect_labels(items, item_ui, f"{sub_path}.*", root, out)
+
+
+@dataclass
+class _Raw:
+    """Posted values at one name, and the bracketed names beneath it."""
+
+    values: list[str] = field(default_factory=list)
+    children: dict[str, _Raw] = field(default_factory=dict)
+
+    def blank(self) -> bool:
+        return not any(v.strip() for v in self.values) and all(c.blank() for c in self.children.values())
+
+
+def _tree(items: Iterable[tuple[str, str]]) -> _Raw:
+    """``actions[0][owner]=qc`` becomes root.children["actions"].children["0"].children["owner"]."""
+    root = _Raw()
+    for name, value in items:
+        head, _, rest = name.partition("[")
+        node = root.children.setdefault(head, _Raw())
+        for part in _NAME_PART.findall("[" + rest) if rest else []:
+            node = node.children.setdefault(part, _Raw())
+        node.values.append(value)
+    return root
+
+
+def coerce_form_post(form: FormDefinition, items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Turn flat HTML fields into typed JSON per the schema; see the module tests for the rules.
+
+    Empty strings are dropped (so ``required`` reports them), unparsable numbers are kept as
+    typed (so validation reports them and the form re-renders them), absent checkboxes are
+    false, array rows are re-indexed in order and fully blank rows dropped, unknown names ignored.
+    """
+    return _coerce_object(form.schema, _tree(items), form.schema)
+
+
+def _coerce_object(schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, sub in _properties(schema, root).items():
+        node = raw.children.get(name)
+        if _kind(sub) == "boolean" and not _choices(sub):
+            out[name] = node is not None and any(v.strip().lower() in _TRUE_WORDS for v in node.values)
+        elif node is not None:
+            value = _coerce_value(sub, node, root)
+            if value is not None:
+                out[name] = value
+    return out
+
+
+def _coerce_value(schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> Any:
+    kind = _kind(schema)
+    if kind == "object":
+        return _coerce_object(schema, raw, root)
+    if kind == "array":
+        return _coerce_array(_resolve(schema.get("items"), root), raw, root)
+    filled = [v for v in raw.values if v.strip()]
+    return _coerce_scalar(schema, filled[-1]) if filled else None
+
+
+def _coerce_array(items: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> list[Any]:
+    """Rows come from ``name[i]...`` (sorted by index, gaps closed); scalars also from repeats."""
+    rows = sorted(((int(k), node) for k, node in raw.children.items() if k.isdigit()), key=lambda r: r[0])
+    if _kind(items) in ("object", "array"):
+        return [_coerce_value(items, node, root) for _, node in rows if not node.blank()]
+    unindexed = raw.children[""].values if "" in raw.children else []  # from ``tags[]=a&tags[]=b``
+    values = raw.values + unindexed + [v for _, node in rows for v in node.values]
+    return [_coerce_scalar(items, v) for v in values if v.strip()]
+
+
+def _coerce_scalar(schema: Mapping[str, Any], text: str) -> Any:
+    """Parse per the schema's type; anything unparsable is returned as typed for validation."""
+    kind = _kind(schema)
+    for value, _ in _choices(schema):
+        if _show(value) == text.strip() or str(value) == text:
+            return value
+    if kind in ("integer", "number"):
+        return _parse_number(text.strip(), integer=kind == "integer")
+    if kind == "boolean":
+        return text.strip().lower() in _TRUE_WORDS
+    return text
+
+
+def _parse_number(text: str, integer: bool) -> int | float | str:
+    """``"3.0"`` is 3 for an integer field; ``"1_000"``, ``"nan"``, ``"two"`` stay text to be reported."""
+    if "_" in text:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if integer and number.is_integer() else number

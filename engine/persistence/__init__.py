@@ -1,0 +1,1 @@
+"""SQLAlchemy models, database set-up and the unit of work."""

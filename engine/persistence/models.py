@@ -1,0 +1,192 @@
+"""The tables. Workflow state is stored per case; everything a page lists has its own indexed row.
+
+The inbox reads ``work_items`` and never deserializes a workflow; ``case_events`` is
+append-only and hash-chained per case so that auditors can prove a record was not altered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from engine.clock import utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every table (and by the Alembic migrations)."""
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120), default="")
+
+
+class UserDepartment(Base):
+    __tablename__ = "user_departments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_process_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    departments: Mapped[list[Department]] = relationship(secondary="user_departments", lazy="selectin")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ProcessVersion(Base):
+    """An immutable bundle of process files; cases pin one by id and hash."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(120), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    files: Mapped[list[ProcessFile]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", lazy="select"
+    )
+
+
+class ProcessFile(Base):
+    __tablename__ = "process_files"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+
+    version: Mapped[ProcessVersion] = relationship(back_populates="files")
+
+
+class Case(Base):
+    """One run of a process. ``lock_version`` guards every state change against lost updates."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(120), index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    customer: Mapped[str] = mapped_column(String(200), default="", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+
+    version: Mapped[ProcessVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class CaseState(Base):
+    """The serialized workflow, apart from the case row so that lists never load it."""
+
+    __tablename__ = "case_states"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class WorkItem(Base):
+    """The inbox index: one row per open user task."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_department_order", "department_id", "priority", "due_at", "created_at"),
+        Index("ix_work_items_assignee_order", "assignee_id", "priority", "due_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    process_id: Mapped[str] = mapped_column(String(120))
+    element_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    case_title: Mapped[str] = mapped_column(String(300), default="")
+    customer: Mapped[str] = mapped_column(String(200), default="")
+    lane: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    department_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    form: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    assignee: Mapped[User | None] = relationship(lazy="joined")
+
+
+class CaseEvent(Base):
+    """Append-only history. ``data`` is a deep copy of what was submitted; ``hash`` chains events."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    version_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

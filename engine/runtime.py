@@ -1,0 +1,147 @@
+"""A running case: one SpiffWorkflow instance of a parsed process version, and what it needs next.
+
+The runtime knows BPMN semantics and nothing about users, databases or HTTP: it starts a
+workflow, applies a completed task's data, runs the engine to the next wait state and reports
+the ready user tasks with the department each belongs to.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine import spiff_limits, state_codec
+from engine.catalog import ParsedProcess
+from engine.errors import Conflict, ScriptError
+
+spiff_limits.apply()
+
+LANE_OWNERS = "lane_owners"
+
+
+class EngineStalled(ScriptError):
+    """A running case has no ready task and nothing it waits for: it would never move again."""
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for a person, as the inbox index stores it."""
+
+    id: str
+    element_id: str
+    title: str
+    lane: str | None
+    department: str | None
+    form: str | None
+
+
+def resolve_department(lane: str | None, data: dict, departments: frozenset[str]) -> str | None:
+    """A lane named after a department is that department; any other lane is a role whose
+    department the case data names in ``lane_owners`` (so diagrams need no Python to route)."""
+    owners = data.get(LANE_OWNERS)
+    if lane is not None and isinstance(owners, dict) and isinstance(owners.get(lane), str):
+        return owners[lane]
+    if lane in departments:
+        return lane
+    return None
+
+
+class CaseRuntime:
+    """Wraps one workflow instance; every public method leaves it at a wait state or raises."""
+
+    def __init__(self, process: ParsedProcess, workflow: BpmnWorkflow) -> None:
+        self.process = process
+        self.workflow = workflow
+
+    @classmethod
+    def start(cls, process: ParsedProcess, script_engine: Any, data: dict) -> CaseRuntime:
+        """A new workflow with ``data`` as its start data, run to its first wait state."""
+        workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
+        start = workflow.get_next_task(state=TaskState.READY)
+        if start is not None:
+            start.data.update(copy.deepcopy(data))
+        runtime = cls(process, workflow)
+        runtime.advance()
+        return runtime
+
+    @classmethod
+    def restore(cls, process: ParsedProcess, state: str, script_engine: Any) -> CaseRuntime:
+        """The workflow as a case stored it, on the version's cached specs."""
+        workflow = state_codec.load_state(state, process.spec, process.subprocess_specs, script_engine)
+        return cls(process, workflow)
+
+    def dump(self) -> str:
+        """The state to store for this case."""
+        return state_codec.dump_state(self.workflow)
+
+    def advance(self) -> None:
+        """Run engine tasks (scripts, gateways, decisions) until people or time must act."""
+        self.workflow.do_engine_steps()
+        if not self.workflow.is_completed() and not self._has_pending_work():
+            raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
+
+    def _has_pending_work(self) -> bool:
+        if self.workflow.get_next_task(state=TaskState.READY) is not None:
+            return True
+        return self.workflow.get_next_task(state=TaskState.WAITING | TaskState.STARTED) is not None
+
+    def user_task(self, task_id: str) -> Any:
+        """The ready user task with this id, or Conflict when it is no longer waiting."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except Exception as exc:
+            raise Conflict("This task is not part of the case any more") from exc
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise Conflict("This task has already been completed or cancelled")
+        return task
+
+    def complete(self, task_id: str, data: dict) -> Any:
+        """Apply a person's submitted data to a ready user task and move the case on.
+
+        The data is deep-copied in: SpiffWorkflow shares nested values between tasks, and the
+        caller keeps its own copy as the audit record.
+        """
+        task = self.user_task(task_id)
+        task.data.update(copy.deepcopy(data))
+        task.run()
+        self.advance()
+        return task
+
+    def ready_tasks(self, departments: frozenset[str]) -> list[ReadyTask]:
+        """Every user task now waiting for a person, with the department its lane resolves to."""
+        ready = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            info = self.process.user_tasks.get(task.task_spec.name)
+            lane = task.task_spec.lane
+            ready.append(
+                ReadyTask(
+                    id=str(task.id),
+                    element_id=task.task_spec.name,
+                    title=info.title if info else (task.task_spec.bpmn_name or task.task_spec.name),
+                    lane=lane,
+                    department=resolve_department(lane, task.data, departments),
+                    form=info.form if info else None,
+                )
+            )
+        return ready
+
+    def task_data(self, task_id: str) -> dict:
+        """The data a ready task would show (for prefilling its form)."""
+        return self.user_task(task_id).data
+
+    @property
+    def is_completed(self) -> bool:
+        return self.workflow.is_completed()
+
+    @property
+    def data(self) -> dict:
+        """The case's current data: what the most recently finished task left behind."""
+        if self.workflow.is_completed():
+            return self.workflow.data or (self.workflow.last_task.data if self.workflow.last_task else {})
+        last = self.workflow.last_task
+        return last.data if last is not None else {}

@@ -1,0 +1,32 @@
+"""Who is acting: the caller of every use case, independent of how they logged in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.persistence.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int
+    username: str
+    display_name: str
+    departments: frozenset[str]
+    is_admin: bool = False
+    is_process_owner: bool = False
+    is_auditor: bool = False
+    locale: str = "en"
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            departments=frozenset(d.id for d in user.departments),
+            is_admin=user.is_admin,
+            is_process_owner=user.is_process_owner,
+            is_auditor=user.is_auditor,
+            locale=user.locale,
+        )

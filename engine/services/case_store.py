@@ -1,0 +1,98 @@
+"""Loading a case's workflow and writing back everything that follows from one engine step:
+the state, the case row, the inbox rows and the events, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from engine import audit
+from engine.clock import utcnow
+from engine.context import EngineContext
+from engine.persistence.models import Case, CaseState, WorkItem
+from engine.persistence.uow import UnitOfWork
+from engine.runtime import CaseRuntime, ReadyTask
+
+TITLE_FIELDS = ("title", "subject")
+CUSTOMER_FIELD = "customer"
+
+
+def load_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case) -> CaseRuntime:
+    """The case's workflow: the cached instance if it is current, else read from the database."""
+    cached = ctx.runtimes.take(case.id, case.lock_version)
+    if cached is not None:
+        return cached
+    state = uow.session.get(CaseState, case.id)
+    return CaseRuntime.restore(ctx.process(case.version), state.state, ctx.script_engine)
+
+
+def _outcome(runtime: CaseRuntime) -> str:
+    for task in runtime.workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent):
+        if task.workflow is runtime.workflow:
+            return task.task_spec.bpmn_name or task.task_spec.name
+    return ""
+
+
+def _describe_case(case: Case, data: dict) -> None:
+    customer = data.get(CUSTOMER_FIELD)
+    if isinstance(customer, str | int):
+        case.customer = str(customer)[:200]
+    for name in TITLE_FIELDS:
+        if isinstance(data.get(name), str) and data[name].strip():
+            case.title = data[name].strip()[:300]
+            return
+    if not case.title:
+        case.title = f"{case.version.name} #{case.id}"
+
+
+def _sync_inbox(
+    ctx: EngineContext, uow: UnitOfWork, case: Case, ready: list[ReadyTask], actor: Any
+) -> None:
+    existing = {w.id: w for w in uow.session.scalars(select(WorkItem).where(WorkItem.case_id == case.id))}
+    ready_ids = {t.id for t in ready}
+    for item_id, item in existing.items():
+        if item_id not in ready_ids:
+            uow.session.delete(item)
+    for task in ready:
+        if task.id in existing:
+            existing[task.id].case_title, existing[task.id].customer = case.title, case.customer
+            continue
+        uow.session.add(
+            WorkItem(
+                id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
+                title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
+                department_id=task.department, form=task.form, created_at=utcnow(),
+            )
+        )
+        uow.session.add(
+            audit.record(
+                case, "task_ready", actor,
+                {"title": task.title, "lane": task.lane, "department": task.department},
+                task_id=task.id, element_id=task.element_id,
+            )
+        )
+
+
+def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, actor: Any,
+                 error: str | None = None) -> None:
+    """Write the workflow state, case summary, inbox rows and resulting events."""
+    state = uow.session.get(CaseState, case.id)
+    if state is None:
+        uow.session.add(CaseState(case_id=case.id, state=runtime.dump()))
+    else:
+        state.state = runtime.dump()
+    data = audit.jsonable(runtime.data)
+    case.data = data
+    case.updated_at = utcnow()
+    _describe_case(case, data)
+    if error is not None:
+        case.status, case.error = "error", error
+        uow.session.add(audit.record(case, "case_failed", actor, {"error": error}))
+    elif runtime.is_completed:
+        case.status, case.completed_at, case.outcome = "completed", utcnow(), _outcome(runtime)
+        uow.session.add(audit.record(case, "case_completed", actor, {"outcome": case.outcome}))
+    ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
+    _sync_inbox(ctx, uow, case, ready, actor)

@@ -1,0 +1,154 @@
+"""Starting cases and reading them: the case list, one case, and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select
+
+from engine import audit
+from engine.context import EngineContext
+from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.persistence.models import Case, CaseEvent, WorkItem
+from engine.runtime import CaseRuntime
+from engine.services.actors import Actor
+from engine.services.case_store import save_runtime
+from engine.services.engine_errors import describe_engine_failure
+from engine.services.processes import latest_published
+from engine.services.work_items import WorkItemView, work_item_view
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    process_id: str
+    process_name: str
+    version: int
+    version_hash: str
+    title: str
+    customer: str
+    status: str
+    outcome: str
+    error: str
+    data: dict
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    open_tasks: list[WorkItemView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    task_id: str | None
+    element_id: str | None
+    data: dict
+    hash: str
+
+
+def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> CaseView:
+    return CaseView(
+        id=case.id, process_id=case.process_id, process_name=case.version.name,
+        version=case.version.version, version_hash=case.version.content_hash, title=case.title,
+        customer=case.customer, status=case.status, outcome=case.outcome, error=case.error,
+        data=case.data or {}, created_at=case.created_at, updated_at=case.updated_at,
+        completed_at=case.completed_at, open_tasks=open_tasks or [],
+    )
+
+
+def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | None = None) -> CaseView:
+    """Start a case of the newest published version of a process and run it to its first task."""
+    if actor.is_auditor and not actor.departments:
+        raise Forbidden("Auditors read case histories; they do not start cases")
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("Case data must be an object", {"data": ["Must be an object."]})
+    data = audit.jsonable(data or {})
+    with ctx.unit_of_work() as uow:
+        version = latest_published(uow.session, process_id)
+        case = Case(process_version_id=version.id, process_id=process_id, version=version,
+                    created_by_id=actor.id, status="running", data=data)
+        uow.session.add(case)
+        uow.session.flush()
+        uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
+        error, runtime = None, None
+        process = ctx.process(version)
+        try:
+            runtime = CaseRuntime.start(process, ctx.script_engine, data)
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+        if runtime is None:
+            case.status, case.error = "error", error or ""
+            uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+            uow.commit()
+            return _case_view(case)
+        save_runtime(ctx, uow, case, runtime, actor, error)
+        uow.session.flush()
+        view, lock_version = case_view(uow, case), case.lock_version
+        uow.commit()
+    if error is None:
+        ctx.runtimes.put(view.id, lock_version, runtime)
+    return view
+
+
+def case_view(uow: Any, case: Case) -> CaseView:
+    """A case with its open tasks, read inside the caller's transaction."""
+    items = uow.session.scalars(select(WorkItem).where(WorkItem.case_id == case.id).order_by(WorkItem.created_at))
+    return _case_view(case, [work_item_view(i) for i in items])
+
+
+def get_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
+    """One case: status, version, data and open tasks."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        case = uow.session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"No case {case_id}")
+        return case_view(uow, case)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    process_id: str | None = None
+    customer: str | None = None
+    text: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[CaseView], int]:
+    """Cases matching a filter, newest first, and how many match in all."""
+    query = select(Case)
+    if flt.status:
+        query = query.where(Case.status == flt.status)
+    if flt.process_id:
+        query = query.where(Case.process_id == flt.process_id)
+    if flt.customer:
+        query = query.where(Case.customer.ilike(f"%{flt.customer}%"))
+    if flt.text:
+        pattern = f"%{flt.text}%"
+        query = query.where(or_(Case.title.ilike(pattern), Case.customer.ilike(pattern),
+                                cast(Case.id, String) == flt.text))
+    with ctx.unit_of_work(readonly=True) as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.scalars(
+            query.order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
+        )
+        return [_case_view(c) for c in rows], total
+
+
+def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
+    """A case's history in order, and the first event whose hash does not verify (None: intact)."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        if uow.session.get(Case, case_id) is None:
+            raise NotFound(f"No case {case_id}")
+        events = list(uow.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+        ))
+        broken = audit.verify_chain(events)
+        views = [EventView(e.seq, e.type, e.at, e.actor, e.task_id, e.element_id, e.data, e.hash) for e in events]
+        return views, broken

@@ -1,0 +1,29 @@
+"""Bringing a database up to date: schema, departments, published process versions, demo data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.context import EngineContext
+from engine.persistence import schema
+from engine.services.directory import ensure_departments, seed_demo_users
+from engine.services.processes import ProcessSummary, publish_directory
+
+
+@dataclass
+class SetupReport:
+    departments_added: int = 0
+    published: list[ProcessSummary] = field(default_factory=list)
+    unchanged: list[ProcessSummary] = field(default_factory=list)
+    users_added: list[str] = field(default_factory=list)
+
+
+def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
+    """Idempotent: a second run migrates nothing, publishes nothing new and adds no users."""
+    schema.upgrade(ctx.database)
+    report = SetupReport(departments_added=ensure_departments(ctx))
+    for summary, created in publish_directory(ctx, ctx.settings.workflows_dir, ctx.settings.forms_dir):
+        (report.published if created else report.unchanged).append(summary)
+    if demo:
+        report.users_added = seed_demo_users(ctx)
+    return report

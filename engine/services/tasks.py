@@ -1,0 +1,126 @@
+"""Working on one task: what its page shows, and completing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit
+from engine.context import EngineContext
+from engine.errors import Conflict, InvalidInput, ServiceFlowError
+from engine.forms import FormDefinition, validate_submission
+from engine.persistence.models import Case, CaseEvent
+from engine.services.actors import Actor
+from engine.services.case_store import load_runtime, save_runtime
+from engine.services.cases import CaseView, EventView, case_view
+from engine.services.engine_errors import describe_engine_failure
+from engine.services.work_items import WorkItemView, check_may_work_on, find_open_item, work_item_view
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """Everything the task page and the API show about an open task."""
+
+    task: WorkItemView
+    case: CaseView
+    form: FormDefinition | None
+    prefill: dict
+    records: list[EventView]
+    may_complete: bool
+
+
+def _prefill(form: FormDefinition | None, data: dict) -> dict:
+    """Values the case already holds for the form's fields (a revision loop shows the last answer)."""
+    if form is None:
+        return {}
+    return {k: data[k] for k in form.schema.get("properties", {}) if k in data}
+
+
+def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
+    """The open task with its form, the case summary and the case's earlier records."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        item = find_open_item(uow, task_id)
+        case = uow.session.get(Case, item.case_id)
+        form = ctx.process(case.version).form_for(item.element_id)
+        records = uow.session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.type == "task_completed")
+            .order_by(CaseEvent.seq)
+        )
+        try:
+            check_may_work_on(actor, item)
+            allowed = case.status == "running"
+        except ServiceFlowError:
+            allowed = False
+        return TaskPage(
+            task=work_item_view(item),
+            case=case_view(uow, case),
+            form=form,
+            prefill=_prefill(form, case.data or {}),
+            records=[EventView(e.seq, e.type, e.at, e.actor, e.task_id, e.element_id, e.data, e.hash)
+                     for e in records],
+            may_complete=allowed,
+        )
+
+
+def _validated(form: FormDefinition | None, data: Any) -> dict:
+    if not isinstance(data, dict):
+        raise InvalidInput("Task data must be an object", {"": ["Must be an object."]})
+    if form is None:
+        return audit.jsonable(data)
+    errors = validate_submission(form, data)
+    if errors:
+        raise InvalidInput("The form has errors", errors)
+    return audit.jsonable(data)
+
+
+def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> CaseView:
+    """Submit a task's form and move the case on, in one transaction with its events.
+
+    Validation happens before anything changes; two people completing one task race on the
+    case's lock version and the loser gets Conflict; an engine failure after the task is done
+    keeps the submitted data and puts the case in error for its users and admins to see.
+    """
+    with ctx.unit_of_work() as uow:
+        item = find_open_item(uow, task_id)
+        check_may_work_on(actor, item)
+        case = uow.session.get(Case, item.case_id)
+        if case.status != "running":
+            raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
+        clean = _validated(ctx.process(case.version).form_for(item.element_id), data)
+        runtime = load_runtime(ctx, uow, case)
+        runtime.user_task(task_id)
+        uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
+                                     element_id=item.element_id))
+        error = None
+        try:
+            runtime.complete(task_id, clean)
+        except Conflict:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+        save_runtime(ctx, uow, case, runtime, actor, error)
+        try:
+            uow.session.flush()
+        except (StaleDataError, IntegrityError) as exc:
+            raise Conflict("The case changed while you were working on it; reload and try again") from exc
+        view, lock_version = case_view(uow, case), case.lock_version
+        uow.commit()
+    if error is None:
+        ctx.runtimes.put(view.id, lock_version, runtime)
+    return view
+
+
+def open_task_forms(ctx: EngineContext, case_id: int) -> dict[str, FormDefinition | None]:
+    """The form of each open task of a case, so that an API client can render and validate it."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        case = uow.session.get(Case, case_id)
+        if case is None:
+            return {}
+        process = ctx.process(case.version)
+        view = case_view(uow, case)
+        return {t.id: process.form_for(t.element_id) for t in view.open_tasks}

@@ -1,0 +1,109 @@
+"""Accounts: sign-in, API tokens, and the colleagues a task can be handed to."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.context import EngineContext
+from engine.errors import InvalidInput, NotFound
+from engine.persistence.models import ApiToken, Department, User, UserDepartment
+from engine.services.actors import Actor
+
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | None:
+    """The actor for valid credentials; the same work is done for unknown users (no timing leak)."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        if user is None or not user.is_active:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        return Actor.of(user) if check_password_hash(user.password_hash, password) else None
+
+
+def get_actor(ctx: EngineContext, user_id: int) -> Actor | None:
+    with ctx.unit_of_work(readonly=True) as uow:
+        user = uow.session.get(User, user_id)
+        return Actor.of(user) if user is not None and user.is_active else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(ctx: EngineContext, username: str, label: str = "") -> str:
+    """A new bearer token for ``username``; only its hash is stored, so it is shown once."""
+    token = "sf_" + secrets.token_urlsafe(32)
+    with ctx.unit_of_work() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"No user named {username!r}")
+        uow.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), label=label))
+        uow.commit()
+    return token
+
+
+def actor_for_token(ctx: EngineContext, token: str) -> Actor | None:
+    with ctx.unit_of_work(readonly=True) as uow:
+        row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        if row is None or not hmac.compare_digest(row.token_hash, _token_hash(token)):
+            return None
+        user = uow.session.get(User, row.user_id)
+        return Actor.of(user) if user is not None and user.is_active else None
+
+
+def colleagues(ctx: EngineContext, department_id: str | None) -> list[tuple[int, str, str]]:
+    """(id, username, display name) of the active members of a department."""
+    if department_id is None:
+        return []
+    with ctx.unit_of_work(readonly=True) as uow:
+        rows = uow.session.execute(
+            select(User.id, User.username, User.display_name)
+            .join(UserDepartment, UserDepartment.user_id == User.id)
+            .where(UserDepartment.department_id == department_id, User.is_active.is_(True))
+            .order_by(User.username)
+        )
+        return [tuple(r) for r in rows]
+
+
+def ensure_user(
+    ctx: EngineContext,
+    username: str,
+    password: str,
+    display_name: str,
+    departments: list[str],
+    **flags: bool,
+) -> bool:
+    """Create a user if absent (setup and demo data); True when it was created."""
+    with ctx.unit_of_work() as uow:
+        if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
+            return False
+        known = set(uow.session.scalars(select(Department.id)))
+        unknown = set(departments) - known
+        if unknown:
+            raise InvalidInput(f"Unknown departments: {', '.join(sorted(unknown))}")
+        user = User(username=username, display_name=display_name, password_hash=hash_password(password), **flags)
+        uow.session.add(user)
+        uow.session.flush()
+        uow.session.add_all(UserDepartment(user_id=user.id, department_id=d) for d in departments)
+        uow.commit()
+    return True
+
+
+def find_actor(ctx: EngineContext, username: str) -> Actor:
+    """The actor for a username, for trusted callers (CLI, workers, tests) that need no password."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"No user named {username!r}")
+        return Actor.of(user)

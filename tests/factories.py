@@ -1,0 +1,65 @@
+"""Shared test data builders: valid form data from a JSON Schema, and shortcuts over services."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from engine.context import EngineContext
+from engine.services import cases, tasks, work_items
+from engine.services.actors import Actor
+from engine.services.users import find_actor
+
+
+def sample_value(schema: dict, rng: random.Random) -> Any:
+    """A value that satisfies ``schema``, varied by ``rng`` so walks explore different branches."""
+    if "const" in schema:
+        return schema["const"]
+    if "oneOf" in schema:
+        return sample_value(rng.choice(schema["oneOf"]), rng)
+    if "enum" in schema:
+        return rng.choice(schema["enum"])
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = next(k for k in kind if k != "null")
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind in ("integer", "number"):
+        low, high = schema.get("minimum", 0), schema.get("maximum", 100)
+        return rng.randint(int(low), int(high)) if kind == "integer" else float(rng.randint(int(low), int(high)))
+    if kind == "array":
+        items = schema.get("items", {})
+        count = max(schema.get("minItems", 1), 1)
+        if "enum" in items or "oneOf" in items:
+            options = [o.get("const") for o in items["oneOf"]] if "oneOf" in items else items["enum"]
+            return options[: max(count, 1)]
+        return [sample_value(items, rng) for _ in range(count)]
+    if kind == "object":
+        return sample_object(schema, rng)
+    if schema.get("format") == "date":
+        return (date(2026, 11, 25) + timedelta(days=rng.randint(0, 30))).isoformat()
+    text = f"sample {rng.randint(1, 999)}"
+    return text[: schema.get("maxLength", 200)].ljust(schema.get("minLength", 0), "x")
+
+
+def sample_object(schema: dict, rng: random.Random) -> dict:
+    return {name: sample_value(prop, rng) for name, prop in schema.get("properties", {}).items()}
+
+
+def actor(ctx: EngineContext, username: str) -> Actor:
+    return find_actor(ctx, username)
+
+
+def open_task(ctx: EngineContext, case_id: int, title: str | None = None) -> work_items.WorkItemView:
+    """The single open task of a case (optionally the one with ``title``)."""
+    view = cases.get_case(ctx, actor(ctx, "auditor1"), case_id)
+    found = [t for t in view.open_tasks if title is None or t.title == title]
+    assert len(found) == 1, f"expected one open task {title!r}, found {[t.title for t in view.open_tasks]}"
+    return found[0]
+
+
+def complete(ctx: EngineContext, username: str, case_id: int, title: str, data: dict) -> cases.CaseView:
+    """Complete the case's open task called ``title`` as ``username``."""
+    task = open_task(ctx, case_id, title)
+    return tasks.complete_task(ctx, actor(ctx, username), task.id, data)

@@ -1,0 +1,60 @@
+"""The Flask application: thin views over the engine's use cases."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from engine.context import EngineContext, build_context
+from web import errors, formatting
+from web.auth import login_manager
+
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def _select_locale() -> str:
+    from flask import request
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False) and current_user.actor.locale:
+        return current_user.actor.locale
+    return request.accept_languages.best_match(["en", "zh"]) or "en"
+
+
+def create_app(test_config: dict | None = None, context: EngineContext | None = None) -> Flask:
+    """The only way an app is made; tests pass their own engine context and config."""
+    app = Flask(__name__)
+    ctx = context or build_context()
+    app.config.update(
+        SECRET_KEY=ctx.settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=ctx.settings.production,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(test_config or {})
+    app.extensions["serviceflow"] = ctx
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    formatting.init_app(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.api import bp as api_bp
+    from web.auth import bp as auth_bp
+    from web.cases import bp as cases_bp
+    from web.inbox import bp as inbox_bp
+    from web.tasks import bp as tasks_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(cases_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)

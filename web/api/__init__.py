@@ -1,0 +1,136 @@
+"""JSON API v1: the same use cases as the web pages, for integrations. Bearer-token auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from engine.services import cases, processes, tasks, work_items
+from engine.services.users import actor_for_token
+from web.api.openapi import openapi_document
+from web.api.serialize import to_json
+from web.context import engine
+from web.errors import json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def _authenticate():  # type: ignore[no-untyped-def]
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    actor = actor_for_token(engine(), token.strip()) if scheme.lower() == "bearer" and token else None
+    if actor is None:
+        return json_error("Authentication required: send Authorization: Bearer <token>", 401)
+    g.actor = actor
+    return None
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        from engine.errors import InvalidInput
+
+        raise InvalidInput("The request body must be a JSON object", {"": ["Must be a JSON object."]})
+    return body
+
+
+def _case_json(view: cases.CaseView) -> dict[str, Any]:
+    forms = tasks.open_task_forms(engine(), view.id)
+    result = to_json(view)
+    for task in result["open_tasks"]:
+        task["form"] = to_json(forms.get(task["id"]))
+    return result
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/processes")
+def list_processes():  # type: ignore[no-untyped-def]
+    """Published processes that can be started."""
+    return jsonify([to_json(p) for p in processes.list_published(engine())])
+
+
+@bp.post("/cases")
+def start_case():  # type: ignore[no-untyped-def]
+    """Start a case of a published process."""
+    body = _body()
+    view = cases.start_case(engine(), g.actor, str(body.get("process", "")), body.get("data") or {})
+    return jsonify(_case_json(view)), 201
+
+
+@bp.get("/cases")
+def list_cases():  # type: ignore[no-untyped-def]
+    """Cases, filtered by status, process, customer or text."""
+    args = request.args
+    flt = cases.CaseFilter(
+        status=args.get("status") or None, process_id=args.get("process") or None,
+        customer=args.get("customer") or None, text=args.get("q") or None,
+        limit=min(args.get("limit", 50, type=int), 500), offset=args.get("offset", 0, type=int),
+    )
+    views, total = cases.list_cases(engine(), g.actor, flt)
+    return jsonify({"total": total, "cases": [to_json(v) for v in views]})
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int):  # type: ignore[no-untyped-def]
+    """One case with its open tasks and their forms."""
+    return jsonify(_case_json(cases.get_case(engine(), g.actor, case_id)))
+
+
+@bp.get("/cases/<int:case_id>/events")
+def case_events(case_id: int):  # type: ignore[no-untyped-def]
+    """The case history, with whether its hash chain verifies."""
+    events, broken = cases.case_events(engine(), g.actor, case_id)
+    return jsonify({"events": [to_json(e) for e in events], "chain_intact": broken is None,
+                    "first_broken_seq": broken})
+
+
+@bp.get("/inbox")
+def inbox():  # type: ignore[no-untyped-def]
+    """Open tasks of the caller's departments and tasks assigned to the caller."""
+    limit = min(request.args.get("limit", 100, type=int), 500)
+    items = work_items.inbox(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    return jsonify([to_json(i) for i in items])
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str):  # type: ignore[no-untyped-def]
+    """An open task with its form and the data it is prefilled with."""
+    page = tasks.get_task(engine(), g.actor, task_id)
+    return jsonify({"task": to_json(page.task), "form": to_json(page.form), "prefill": page.prefill,
+                    "may_complete": page.may_complete, "case_id": page.case.id})
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str):  # type: ignore[no-untyped-def]
+    """Claim a task of one of the caller's departments."""
+    return jsonify(to_json(work_items.claim(engine(), g.actor, task_id)))
+
+
+@bp.post("/tasks/<task_id>/release")
+def release(task_id: str):  # type: ignore[no-untyped-def]
+    """Give a claimed task back to its department."""
+    return jsonify(to_json(work_items.release(engine(), g.actor, task_id)))
+
+
+@bp.post("/tasks/<task_id>/assign")
+def assign(task_id: str):  # type: ignore[no-untyped-def]
+    """Hand a task to a colleague of its department."""
+    username = str(_body().get("username", ""))
+    return jsonify(to_json(work_items.assign(engine(), g.actor, task_id, username)))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str):  # type: ignore[no-untyped-def]
+    """Submit a task's data; 422 lists field errors, 409 means someone else got there first."""
+    view = tasks.complete_task(engine(), g.actor, task_id, _body().get("data", {}))
+    return jsonify(_case_json(view))

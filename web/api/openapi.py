@@ -1,0 +1,131 @@
+"""The OpenAPI 3.1 document of API v1; a test checks it lists exactly the routes the app has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "401": _json(_ref("Error"), "Missing or invalid token"),
+    "403": _json(_ref("Error"), "Not allowed for the caller"),
+    "404": _json(_ref("Error"), "No such resource"),
+    "409": _json(_ref("Error"), "The task is no longer open or the case changed underneath"),
+    "422": _json(_ref("Error"), "Invalid input; details maps field paths to messages"),
+}
+
+
+def _op(summary: str, ok: dict, body: dict | None = None, params: list | None = None,
+        errors: tuple[str, ...] = ("401",)) -> dict:
+    op: dict[str, Any] = {"summary": summary, "responses": {**ok, **{c: ERRORS[c] for c in errors}}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str, type_: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
+
+
+def _query(name: str, type_: str = "string") -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": type_}}
+
+
+CASE_ID = _path_param("case_id", "integer")
+TASK_ID = _path_param("task_id", "string")
+OBJ = {"type": "object"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"],
+              "properties": {"error": {"type": "string"}, "details": {}}},
+    "Process": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
+        "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]}}},
+    "Form": {"type": ["object", "null"], "properties": {
+        "name": {"type": "string"}, "schema": OBJ, "ui_schema": OBJ}},
+    "Task": {"type": "object", "properties": {
+        "id": {"type": "string"}, "case_id": {"type": "integer"}, "process_id": {"type": "string"},
+        "element_id": {"type": "string"}, "title": {"type": "string"}, "case_title": {"type": "string"},
+        "customer": {"type": "string"}, "lane": {"type": ["string", "null"]},
+        "department": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+        "form": {}, "priority": {"type": "integer"}, "due_at": {"type": ["string", "null"]},
+        "created_at": {"type": "string"}}},
+    "Case": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "process_id": {"type": "string"}, "process_name": {"type": "string"},
+        "version": {"type": "integer"}, "version_hash": {"type": "string"}, "title": {"type": "string"},
+        "customer": {"type": "string"}, "status": {"enum": ["running", "completed", "error"]},
+        "outcome": {"type": "string"}, "error": {"type": "string"}, "data": OBJ,
+        "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+        "completed_at": {"type": ["string", "null"]},
+        "open_tasks": {"type": "array", "items": _ref("Task")}}},
+    "Event": {"type": "object", "properties": {
+        "seq": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "string"},
+        "actor": {"type": "string"}, "task_id": {"type": ["string", "null"]},
+        "element_id": {"type": ["string", "null"]}, "data": OBJ, "hash": {"type": "string"}}},
+}
+
+
+def openapi_document() -> dict:
+    """Built per call from constants: cheap, and never stale against a cached copy."""
+    task_ok = {"200": _json(_ref("Task"), "The task")}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ServiceFlow API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/openapi.json": {"get": {**_op("This document", {"200": _json(OBJ, "OpenAPI document")}, errors=()),
+                                      "security": []}},
+            "/processes": {"get": _op("Published processes", {
+                "200": _json({"type": "array", "items": _ref("Process")}, "Processes")})},
+            "/cases": {
+                "get": _op("List cases", {"200": _json({"type": "object", "properties": {
+                    "total": {"type": "integer"}, "cases": {"type": "array", "items": _ref("Case")}}}, "Cases")},
+                    params=[_query("status"), _query("process"), _query("customer"), _query("q"),
+                            _query("limit", "integer"), _query("offset", "integer")]),
+                "post": _op("Start a case", {"201": _json(_ref("Case"), "The new case")},
+                            body={"type": "object", "required": ["process"], "properties": {
+                                "process": {"type": "string"}, "data": OBJ}},
+                            errors=("401", "403", "404", "422")),
+            },
+            "/cases/{case_id}": {"get": _op("One case", {"200": _json(_ref("Case"), "The case")},
+                                            params=[CASE_ID], errors=("401", "404"))},
+            "/cases/{case_id}/events": {"get": _op("Case history", {"200": _json({
+                "type": "object", "properties": {
+                    "events": {"type": "array", "items": _ref("Event")},
+                    "chain_intact": {"type": "boolean"},
+                    "first_broken_seq": {"type": ["integer", "null"]}}}, "Events")},
+                params=[CASE_ID], errors=("401", "404"))},
+            "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
+                                  params=[_query("limit", "integer"), _query("offset", "integer")])},
+            "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {
+                "task": _ref("Task"), "form": _ref("Form"), "prefill": OBJ, "may_complete": {"type": "boolean"},
+                "case_id": {"type": "integer"}}}, "Task and form")},
+                params=[TASK_ID], errors=("401", "404", "409"))},
+            "/tasks/{task_id}/claim": {"post": _op("Claim", task_ok, params=[TASK_ID],
+                                                   errors=("401", "403", "404", "409"))},
+            "/tasks/{task_id}/release": {"post": _op("Release", task_ok, params=[TASK_ID],
+                                                     errors=("401", "403", "404", "409"))},
+            "/tasks/{task_id}/assign": {"post": _op("Assign to a colleague", task_ok, params=[TASK_ID],
+                                                    body={"type": "object", "required": ["username"],
+                                                          "properties": {"username": {"type": "string"}}},
+                                                    errors=("401", "403", "404", "409", "422"))},
+            "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
+                                                      params=[TASK_ID],
+                                                      body={"type": "object", "properties": {"data": OBJ}},
+                                                      errors=("401", "403", "404", "409", "422"))},
+        },
+    }

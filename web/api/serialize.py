@@ -1,0 +1,23 @@
+"""Views' dataclasses as JSON-ready dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from typing import Any
+
+from engine.forms import FormDefinition
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, FormDefinition):
+        return {"name": value.name, "schema": value.schema, "ui_schema": value.ui_schema}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value

@@ -1,0 +1,56 @@
+"""Sign-in and sign-out for people; the API authenticates with bearer tokens instead."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+
+from engine.services.actors import Actor
+from engine.services.users import authenticate, get_actor
+from web.context import engine
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+
+
+class WebUser(UserMixin):
+    """Flask-Login's view of an engine actor."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.id = str(actor.id)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> WebUser | None:
+    actor = get_actor(engine(), int(user_id))
+    return WebUser(actor) if actor else None
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("inbox.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    """Sign in with username and password."""
+    if request.method == "POST":
+        actor = authenticate(engine(), request.form.get("username", ""), request.form.get("password", ""))
+        if actor is not None:
+            login_user(WebUser(actor))
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong username or password."), "error")
+        return render_template("auth/login.html", username=request.form.get("username", "")), 401
+    return render_template("auth/login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    """Sign out."""
+    logout_user()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,165 @@
+"""Case pages: the case list, one case with its history, and starting a case."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine.services import cases, processes
+from engine.services.actors import Actor
+from engine.services.cases import CaseView
+from engine.services.work_items import WorkItemView
+from web.context import actor, engine
+
+bp = Blueprint("cases", __name__)
+
+STATUSES = ("running", "completed", "error")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+SUMMARY_LENGTH = 120
+
+
+# --- helpers shared with the task page ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisplayItem:
+    """One key of a data dict as text: nested values are pretty JSON, shown in <pre>."""
+
+    key: str
+    text: str
+    nested: bool
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return str(value)
+
+
+def display_items(data: Mapping[str, Any]) -> list[DisplayItem]:
+    """A data dict as a list of key/text pairs for a definition list."""
+    items = []
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            items.append(DisplayItem(str(key), json.dumps(value, indent=2, ensure_ascii=False), True))
+        else:
+            items.append(DisplayItem(str(key), _scalar_text(value), False))
+    return items
+
+
+def summarize(data: Mapping[str, Any], limit: int = SUMMARY_LENGTH) -> str:
+    """A one-line digest of an event's data for the history table."""
+    parts = []
+    for key, value in data.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}: {shown}")
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def may_work_on(who: Actor, task: WorkItemView) -> bool:
+    """The engine's rule on an inbox row: a claimed task is its assignee's, else its department's."""
+    if task.assignee is not None:
+        return task.assignee == who.username
+    return task.department is not None and task.department in who.departments
+
+
+def first_task_for(who: Actor, case: CaseView) -> WorkItemView | None:
+    """The first open task of a case that ``who`` may work on."""
+    return next((t for t in case.open_tasks if may_work_on(who, t)), None)
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Offsets of the neighbouring pages of a list, None where there is none."""
+
+    first: int
+    last: int
+    total: int
+    prev_offset: int | None
+    next_offset: int | None
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    value = request.args.get(name, default, type=int)
+    return max(low, min(high, value if value is not None else default))
+
+
+@bp.get("/cases")
+@login_required
+def index() -> ResponseReturnValue:
+    """The case list, filtered by status, process, customer and free text, a page at a time."""
+    limit = _int_arg("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    status = request.args.get("status", "").strip()
+    flt = cases.CaseFilter(
+        status=status if status in STATUSES else None,
+        process_id=request.args.get("process", "").strip() or None,
+        customer=request.args.get("customer", "").strip() or None,
+        text=request.args.get("q", "").strip() or None,
+        limit=limit,
+        offset=offset,
+    )
+    views, total = cases.list_cases(engine(), actor(), flt)
+    pager = Pager(
+        first=offset + 1 if views else 0,
+        last=offset + len(views),
+        total=total,
+        prev_offset=max(0, offset - limit) if offset > 0 else None,
+        next_offset=offset + limit if offset + limit < total else None,
+    )
+    args = {k: v for k, v in request.args.items() if k != "offset" and v}
+    return render_template(
+        "cases/list.html", cases=views, pager=pager, flt=flt, args=args, statuses=STATUSES,
+        processes=processes.list_published(engine()),
+    )
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def detail(case_id: int) -> ResponseReturnValue:
+    """One case: status, version, data, open tasks and its verified history."""
+    case = cases.get_case(engine(), actor(), case_id)
+    events, broken = cases.case_events(engine(), actor(), case_id)
+    rows = [(e, summarize(e.data)) for e in events]
+    return render_template(
+        "cases/detail.html", case=case, data_items=display_items(case.data), events=rows,
+        broken=broken, short_hash=case.version_hash[:12],
+        open_tasks=[(t, may_work_on(actor(), t)) for t in case.open_tasks],
+    )
+
+
+@bp.get("/start")
+@login_required
+def start_page() -> ResponseReturnValue:
+    """The published processes, each with a button that starts a case."""
+    return render_template("cases/start.html", processes=processes.list_published(engine()))
+
+
+@bp.post("/start/<process_id>")
+@login_required
+def start(process_id: str) -> ResponseReturnValue:
+    """Start a case and go to its first task when it is mine, else to the case page."""
+    case = cases.start_case(engine(), actor(), process_id, {})
+    if case.status == "error":
+        flash(_("The case was started but failed: %(error)s", error=case.error), "error")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    flash(_("Case #%(id)s started.", id=case.id), "success")
+    task = first_task_for(actor(), case)
+    if task is not None:
+        return redirect(url_for("tasks.show", task_id=task.id))
+    return redirect(url_for("cases.detail", case_id=case.id))
+

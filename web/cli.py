@@ -1,0 +1,76 @@
+"""The ``serviceflow`` command: setup, serve, and API tokens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from engine.context import build_context
+from engine.errors import ServiceFlowError
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from engine.services.setup import setup
+
+    report = setup(build_context(), demo=args.demo)
+    for p in report.published:
+        print(f"published {p.id} v{p.version} ({p.content_hash[:12]})")
+    for p in report.unchanged:
+        print(f"unchanged {p.id} v{p.version}")
+    if report.departments_added:
+        print(f"added {report.departments_added} departments")
+    if report.users_added:
+        print(f"added demo users: {', '.join(report.users_added)} (password: demo)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from waitress import serve
+
+    from web import create_app
+
+    app = create_app()
+    print(f"ServiceFlow on http://{args.host}:{args.port}/", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="ServiceFlow")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from engine.services.users import create_api_token
+
+    print(create_api_token(build_context(), args.username, label=args.label))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    setup = sub.add_parser("setup", help="create or migrate the database and publish workflows/")
+    setup.add_argument("--demo", action="store_true", help="also add the demo users")
+    setup.set_defaults(func=_setup)
+    serve = sub.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("SERVICEFLOW_THREADS", "8")))
+    serve.set_defaults(func=_serve)
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a new API token for USERNAME")
+    create.add_argument("username")
+    create.add_argument("--label", default="cli")
+    create.set_defaults(func=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ServiceFlowError as exc:
+        print(f"serviceflow: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

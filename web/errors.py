@@ -1,0 +1,47 @@
+"""Domain errors to HTTP responses, in one place: JSON for the API, a page for people."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+
+from engine import errors
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
+    errors.InvalidInput: 422,
+    errors.InvalidDefinition: 422,
+    errors.ScriptError: 422,
+}
+
+
+def status_of(exc: errors.ServiceFlowError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def json_error(message: str, status: int, details: object | None = None):  # type: ignore[no-untyped-def]
+    return jsonify({"error": message, "details": details}), status
+
+
+def _handle(exc: errors.ServiceFlowError):  # type: ignore[no-untyped-def]
+    status = status_of(exc)
+    if request.blueprint == "api":
+        return json_error(exc.message, status, exc.details)
+    return render_template("error.html", message=exc.message, status=status), status
+
+
+def _http_error(exc):  # type: ignore[no-untyped-def]
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return json_error(exc.description or exc.name, exc.code)
+    return render_template("error.html", message=exc.description, status=exc.code), exc.code
+
+
+def init_app(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    app.register_error_handler(errors.ServiceFlowError, _handle)
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,56 @@
+"""The inbox: open tasks of my departments and tasks assigned to me."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+
+from engine.services import work_items
+from engine.services.work_items import WorkItemView
+from web.context import actor, engine
+
+bp = Blueprint("inbox", __name__)
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A work item with what the signed-in user may do with it."""
+
+    item: WorkItemView
+    mine: bool
+    may_claim: bool
+    may_release: bool
+
+
+@bp.get("/")
+def root() -> ResponseReturnValue:
+    """The start page is the inbox."""
+    return redirect(url_for("inbox.index"))
+
+
+@bp.get("/inbox")
+@login_required
+def index() -> ResponseReturnValue:
+    """My open tasks, with Claim and Release buttons."""
+    me = actor()
+    offset = max(0, request.args.get("offset", 0, type=int) or 0)
+    items = work_items.inbox(engine(), me, limit=PAGE_SIZE, offset=offset)
+    rows = [
+        InboxRow(
+            item=i,
+            mine=i.assignee == me.username,
+            may_claim=i.assignee is None and i.department in me.departments,
+            may_release=i.assignee is not None and (i.assignee == me.username or me.is_admin),
+        )
+        for i in items
+    ]
+    return render_template(
+        "inbox/index.html", rows=rows, offset=offset, page_size=PAGE_SIZE,
+        next_offset=offset + PAGE_SIZE if len(items) == PAGE_SIZE else None,
+        prev_offset=max(0, offset - PAGE_SIZE) if offset > 0 else None,
+    )

@@ -1,0 +1,185 @@
+"""The task page: its form, the case it belongs to and the case's earlier records;
+completing, claiming, releasing and assigning a task."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine.errors import Conflict, InvalidInput
+from engine.forms import FormDefinition, coerce_form_post, field_labels
+from engine.services import tasks, users, work_items
+from engine.services.cases import EventView
+from engine.services.tasks import TaskPage
+from web.cases import DisplayItem, display_items, may_work_on
+from web.context import actor, engine
+
+bp = Blueprint("tasks", __name__)
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A completed task of the case: its form when known, else its data as plain key/values."""
+
+    event: EventView
+    title: str
+    form: FormDefinition | None
+    items: list[DisplayItem]
+
+
+@dataclass(frozen=True)
+class ErrorLink:
+    """One line of the error summary, linking to the field it is about."""
+
+    anchor: str
+    label: str
+    message: str
+
+
+def _humanize(element_id: str | None) -> str:
+    """``Task_RecordFeedback`` → ``Record feedback``: a readable name when no title is known."""
+    name = (element_id or "").removeprefix("Task_").removeprefix("Activity_")
+    words = _CAMEL.sub(" ", name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower() if words else _("Task")
+
+
+def _record_rows(page: TaskPage) -> list[RecordRow]:
+    """Earlier records; the engine tells the form only of the task on this page (a revision loop)."""
+    rows = []
+    for event in page.records:
+        same = event.element_id == page.task.element_id
+        rows.append(RecordRow(
+            event=event,
+            title=page.task.title if same else _humanize(event.element_id),
+            form=page.form if same else None,
+            items=display_items(event.data),
+        ))
+    return rows
+
+
+def _error_links(form: FormDefinition | None, errors: Mapping[str, list[str]]) -> list[ErrorLink]:
+    """The error summary: a label and a link to the field for every message."""
+    labels = field_labels(form) if form is not None else {}
+    links = []
+    for path, messages in errors.items():
+        parts = path.split(".") if path else []
+        label = labels.get(".".join("*" if p.isdigit() else p for p in parts), path) if path else _("Form")
+        rows = [str(int(p) + 1) for p in parts if p.isdigit()]
+        if rows:
+            label = _("%(label)s (row %(row)s)", label=label, row=", ".join(rows))
+        anchor = "f-" + path.replace(".", "-") if path else "form-errors"
+        links.extend(ErrorLink(anchor, label, m) for m in messages)
+    return links
+
+
+def _readonly_reason(page: TaskPage) -> str | None:
+    me, task = actor(), page.task
+    if page.may_complete:
+        return None
+    if page.case.status != "running":
+        return _("The case is %(status)s; its tasks cannot be completed.", status=page.case.status)
+    if task.assignee is not None and task.assignee != me.username:
+        return _("This task is claimed by %(user)s.", user=task.assignee)
+    return _("Only members of the department %(department)s can complete this task.",
+             department=task.department or "—")
+
+
+def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], status: int = 200,
+            ) -> ResponseReturnValue:
+    me, task = actor(), page.task
+    running = page.case.status == "running"
+    may_assign = running and (may_work_on(me, task) or me.is_admin)
+    return render_template(
+        "tasks/task.html",
+        page=page,
+        data=data,
+        errors=errors,
+        error_links=_error_links(page.form, errors),
+        records=_record_rows(page),
+        readonly_reason=_readonly_reason(page),
+        may_claim=running and task.assignee is None and task.department in me.departments,
+        may_release=running and task.assignee is not None and (task.assignee == me.username or me.is_admin),
+        may_assign=may_assign,
+        colleagues=users.colleagues(engine(), task.department) if may_assign else [],
+    ), status
+
+
+def _conflict(exc: Conflict) -> ResponseReturnValue:
+    """The task was completed by someone else (or its case moved on) while this user worked on it."""
+    flash(_("Someone else has already completed this task, or its case has moved on."), "error")
+    return render_template("error.html", status=409, message=exc.message), 409
+
+
+def _back(task_id: str) -> str:
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("tasks.show", task_id=task_id)
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def show(task_id: str) -> ResponseReturnValue:
+    """The task page: form (or read-only values), case summary and earlier records."""
+    page = tasks.get_task(engine(), actor(), task_id)
+    return _render(page, page.prefill, {})
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def complete(task_id: str) -> ResponseReturnValue:
+    """Complete the task with the submitted form: 422 with messages, 409 if someone was first."""
+    try:
+        page = tasks.get_task(engine(), actor(), task_id)
+    except Conflict as exc:
+        return _conflict(exc)
+    items = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
+    data = coerce_form_post(page.form, items) if page.form is not None else {}
+    try:
+        case = tasks.complete_task(engine(), actor(), task_id, data)
+    except InvalidInput as exc:
+        details = exc.details if isinstance(exc.details, Mapping) else {"": [exc.message]}
+        return _render(page, data, details, 422)
+    except Conflict as exc:
+        return _conflict(exc)
+    if case.status == "error":
+        flash(_("The task was recorded, but the case stopped with an error: %(error)s", error=case.error),
+              "error")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    flash(_("“%(task)s” completed for case #%(case)s.", task=page.task.title, case=case.id), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str) -> ResponseReturnValue:
+    """Claim an unclaimed task of one of my departments."""
+    item = work_items.claim(engine(), actor(), task_id)
+    flash(_("You have claimed “%(task)s”.", task=item.title), "success")
+    return redirect(_back(task_id))
+
+
+@bp.post("/tasks/<task_id>/release")
+@login_required
+def release(task_id: str) -> ResponseReturnValue:
+    """Give a task I hold back to its department."""
+    item = work_items.release(engine(), actor(), task_id)
+    flash(_("“%(task)s” is back in the department's inbox.", task=item.title), "success")
+    return redirect(_back(task_id))
+
+
+@bp.post("/tasks/<task_id>/assign")
+@login_required
+def assign(task_id: str) -> ResponseReturnValue:
+    """Hand a task to a colleague of its department."""
+    item = work_items.assign(engine(), actor(), task_id, request.form.get("assignee", ""))
+    flash(_("“%(task)s” is now assigned to %(user)s.", task=item.title, user=item.assignee), "success")
+    return redirect(_back(task_id))
