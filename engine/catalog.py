@@ -20,6 +20,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from engine import bpmn_xml
+from engine.definition_checks import check_expressions
 from engine.errors import InvalidDefinition
 from engine.forms import FormDefinition
 
@@ -137,6 +138,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
             if bpmn_xml.is_dmn(root):
                 parser.add_dmn_xml(root, filename=path)
             else:
+                check_expressions(root, path)
                 parser.add_bpmn_xml(root, filename=path)
         spec = parser.get_spec(bundle.process_id)
         subprocess_specs = parser.get_subprocess_specs(bundle.process_id)
@@ -162,6 +164,10 @@ class ProcessCatalog:
     def __init__(self) -> None:
         self._parsed: dict[str, ParsedProcess] = {}
         self._lock = threading.Lock()
+
+    def cached(self, content_hash: str) -> ParsedProcess | None:
+        """The parsed version if this process has it already, without touching the database."""
+        return self._parsed.get(content_hash)
 
     def get(self, content_hash: str, load_bundle: Any) -> ParsedProcess:
         """Return the parsed version, calling ``load_bundle()`` only on the first request for it."""

@@ -14,18 +14,6 @@ class ConfigError(ServiceFlowError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, not {raw!r}")
-
-
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -89,5 +77,3 @@ class Settings:
             runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
         )
 
-
-__all__ = ["ConfigError", "Settings", "project_root", "_bool"]

@@ -11,6 +11,7 @@ is not an option because waitress runs requests outside the main thread.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import math
 import operator
@@ -31,7 +32,7 @@ from RestrictedPython.Guards import (
     safer_getattr_raise,
 )
 from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -42,7 +43,7 @@ MAX_VALUE_SIZE = 10_000_000  # items or characters in one value, and in a script
 MAX_INT_BITS = 3_400_000  # about a million decimal digits; bigger ints take > 0.1 s of C to build
 MAX_RANGE_LEN = 1_000_000
 MAX_CALL_DEPTH = 200
-MAX_MEMORY_GROWTH = 512 * 2**20  # bytes the process may grow while one script runs
+MAX_MEMORY_GROWTH = 256 * 2**20  # bytes the process may grow while one script runs
 MEMORY_CHECK_INTERVAL_S = 0.01
 SCRIPT_FILENAME = "<string>"  # the name SpiffWorkflow looks for to report a script's line number
 
@@ -237,10 +238,7 @@ _DENIED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro", "format", "format_map"}
 def _getattr(obj: Any, name: str, *default: Any) -> Any:
     if not isinstance(name, str) or name.startswith("_") or name in _DENIED_ATTRIBUTES:
         raise _refuse(f'access to the attribute "{name}" is not allowed')
-    try:
-        value = safer_getattr_raise(obj, name, *default)
-    except NotImplementedError as exc:
-        raise _refuse(str(exc)) from None
+    value = safer_getattr_raise(obj, name, *default)
     guard = _METHOD_GUARDS.get((obj if isinstance(obj, type) else type(obj), name))
     if guard is not None and isinstance(obj, type):
         raise _refuse(f"call {name}() on a value, not on its type")
@@ -320,6 +318,16 @@ class _Policy(RestrictingNodeTransformer):
                         args=[node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        """``counts[key] += 1`` (RestrictedPython refuses it) as ``counts[key] = counts[key] + 1``."""
+        if not isinstance(node.target, ast.Subscript):
+            return super().visit_AugAssign(node)
+        current = ast.copy_location(ast.Subscript(
+            copy.deepcopy(node.target.value), copy.deepcopy(node.target.slice), ast.Load()), node.target)
+        args = [ast.Constant(IOPERATOR_TO_STR[type(node.op)]), self.visit(current), self.visit(node.value)]
+        value = ast.Call(ast.Name("_inplacevar_", ast.Load()), args, [])
+        return ast.fix_missing_locations(ast.copy_location(ast.Assign([self.visit(node.target)], value), node))
+
 
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str, mode: str) -> CodeType:
@@ -328,9 +336,9 @@ def _compile(source: str, mode: str) -> CodeType:
         return compile_restricted(source, SCRIPT_FILENAME, mode, policy=_Policy)
     except SyntaxError as exc:
         errors = exc.args[0] if isinstance(exc.args[0], tuple) else (str(exc),)
-    found = [(re.match(r"Line (\d+): (.*)", e), e) for e in errors]
+    found = [(re.match(r"Line (\d+): (.*?)\.?$", e), e) for e in errors]
     parts = [(f"{m[2]} (line {m[1]})" if mode == "exec" else m[2]) if m else e for m, e in found]
-    raise _refuse("; ".join(parts))
+    raise _refuse("; ".join(dict.fromkeys(parts)))
 
 
 def _rss() -> int:
@@ -343,13 +351,15 @@ def _rss() -> int:
 
 def _make_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
     """A trace function that stops the code once it is past ``deadline``, too deep, or the
-    process has grown by ``MAX_MEMORY_GROWTH``. All its state is its own: thread-safe."""
+    process has grown by ``MAX_MEMORY_GROWTH``. All its state is its own: thread-safe.
+    Frames of the guards (this module) are only checked on entry, which keeps them cheap."""
     state = [time.monotonic(), 0, 0]  # last memory check, RSS baseline (read lazily), call depth
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        script = frame.f_code.co_filename == SCRIPT_FILENAME
         try:
             now = time.monotonic()
-            state[2] += 1 if event == "call" else -1 if event == "return" else 0
+            state[2] += script and (event == "call") - (event == "return")
             if now > deadline:
                 reason = f"it ran longer than {TIME_LIMIT_S} s"
             elif state[2] > MAX_CALL_DEPTH:
@@ -365,7 +375,7 @@ def _make_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
             reason = f"its resource check failed ({type(exc).__name__})"
         if reason:
             raise _Stop(reason)
-        return tracer
+        return tracer if script else None
     return tracer
 
 
@@ -420,7 +430,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):
         external = external_context or {}
         hidden = (_CATCHABLE | set(external)).intersection(context)
         if hidden:
-            raise _refuse(f"task data variables {sorted(hidden)} would hide built-in names")
+            raise _refuse(f"task data variables {sorted(hidden)} clash with built-in or external names")
         before = dict(context)
         context.update(external, __builtins__=_BUILTINS)
         try:
@@ -434,6 +444,12 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):
             context.update(before)
             raise _refuse(f"the task data it produced is larger than {MAX_VALUE_SIZE:,} items or characters")
         return True
+
+
+def check_source(source: str, mode: str) -> None:
+    """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval" or "exec"),
+    so a definition can be refused when it is published rather than mid-case."""
+    _compile(source, mode)
 
 
 def make_script_engine() -> PythonScriptEngine:

@@ -63,3 +63,38 @@ def complete(ctx: EngineContext, username: str, case_id: int, title: str, data: 
     """Complete the case's open task called ``title`` as ``username``."""
     task = open_task(ctx, case_id, title)
     return tasks.complete_task(ctx, actor(ctx, username), task.id, data)
+
+
+SCRIPT_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="test">
+  <bpmn:process id="{pid}" name="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_sales" name="sales">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>before</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>script</bpmn:flowNodeRef><bpmn:flowNodeRef>after</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="before" name="Before"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:scriptTask id="script" name="Compute" scriptFormat="python">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="after" name="After"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end" name="Done"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="before" />
+    <bpmn:sequenceFlow id="f2" sourceRef="before" targetRef="script" />
+    <bpmn:sequenceFlow id="f3" sourceRef="script" targetRef="after" />
+    <bpmn:sequenceFlow id="f4" sourceRef="after" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def script_process(process_id: str, script: str):  # type: ignore[no-untyped-def]
+    """A bundle: two form-less sales tasks around one script task running ``script``."""
+    from xml.sax.saxutils import escape
+
+    from engine.catalog import ProcessBundle
+
+    xml = SCRIPT_PROCESS.format(pid=process_id, script=escape(script))
+    return ProcessBundle(process_id=process_id, name=process_id, files={f"workflows/{process_id}.bpmn": xml})

@@ -115,12 +115,12 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
     return view
 
 
-def open_task_forms(ctx: EngineContext, case_id: int) -> dict[str, FormDefinition | None]:
-    """The form of each open task of a case, so that an API client can render and validate it."""
-    with ctx.unit_of_work(readonly=True) as uow:
-        case = uow.session.get(Case, case_id)
-        if case is None:
-            return {}
-        process = ctx.process(case.version)
-        view = case_view(uow, case)
-        return {t.id: process.form_for(t.element_id) for t in view.open_tasks}
+def open_task_forms(ctx: EngineContext, view: CaseView) -> dict[str, FormDefinition | None]:
+    """The form of each open task of a case, so that an API client can render and validate it.
+    The version is nearly always parsed already (the case was just read or moved)."""
+    process = ctx.catalog.cached(view.version_hash)
+    if process is None:
+        with ctx.unit_of_work(readonly=True) as uow:
+            case = uow.session.get(Case, view.id)
+            process = ctx.process(case.version)
+    return {t.id: process.form_for(t.element_id) for t in view.open_tasks}

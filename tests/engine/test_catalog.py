@@ -71,14 +71,22 @@ def test_a_flow_to_a_missing_element_is_refused_naming_the_flow():
         parse_bundle(bundle(dangling))
 
 
-def test_a_bad_gateway_condition_is_refused_naming_the_flow():
+def test_a_condition_that_does_not_compile_is_refused_naming_the_flow():
     bad = BPMN.format(form="a.schema.json", extra="").replace(
         '<bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="end" />',
         '<bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="end">'
         '<bpmn:conditionExpression>x ==</bpmn:conditionExpression></bpmn:sequenceFlow>',
     )
-    with pytest.raises(InvalidDefinition, match="f2"):
+    with pytest.raises(InvalidDefinition, match="bpmn:sequenceFlow id='f2'"):
         parse_bundle(bundle(bad))
+
+
+def test_a_script_that_tries_to_escape_the_sandbox_is_refused_at_publish_naming_the_task():
+    from tests.factories import script_process
+
+    escape = script_process("escaping", "x = ().__class__.__base__.__subclasses__()")
+    with pytest.raises(InvalidDefinition, match="bpmn:scriptTask id='script' name='Compute'.*__class__"):
+        parse_bundle(escape)
 
 
 def test_entity_expansion_is_refused_before_parsing():

@@ -40,7 +40,7 @@ def _body() -> dict:
 
 
 def _case_json(view: cases.CaseView) -> dict[str, Any]:
-    forms = tasks.open_task_forms(engine(), view.id)
+    forms = tasks.open_task_forms(engine(), view)
     result = to_json(view)
     for task in result["open_tasks"]:
         task["form"] = to_json(forms.get(task["id"]))

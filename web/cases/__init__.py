@@ -67,6 +67,13 @@ def summarize(data: Mapping[str, Any], limit: int = SUMMARY_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@bp.app_template_filter("status_label")
+def status_label(status: str) -> str:
+    """A case status as a translated word for badges and the status filter."""
+    labels = {"running": _("Running"), "completed": _("Completed"), "error": _("Error")}
+    return labels.get(status, status)
+
+
 def may_work_on(who: Actor, task: WorkItemView) -> bool:
     """The engine's rule on an inbox row: a claimed task is its assignee's, else its department's."""
     if task.assignee is not None:

@@ -65,13 +65,19 @@ def _record_rows(page: TaskPage) -> list[RecordRow]:
     return rows
 
 
+def _pattern(path: str) -> str:
+    """``actions.0.owner`` → ``actions.*.owner``, the key ``field_labels`` uses for array items."""
+    return ".".join("*" if p.isdigit() else p for p in path.split("."))
+
+
 def _error_links(form: FormDefinition | None, errors: Mapping[str, list[str]]) -> list[ErrorLink]:
     """The error summary: a label and a link to the field for every message."""
     labels = field_labels(form) if form is not None else {}
+    order = {key: i for i, key in enumerate(labels)}
     links = []
-    for path, messages in errors.items():
+    for path, messages in sorted(errors.items(), key=lambda e: order.get(_pattern(e[0]), len(order))):
         parts = path.split(".") if path else []
-        label = labels.get(".".join("*" if p.isdigit() else p for p in parts), path) if path else _("Form")
+        label = labels.get(_pattern(path), path) if path else _("Form")
         rows = [str(int(p) + 1) for p in parts if p.isdigit()]
         if rows:
             label = _("%(label)s (row %(row)s)", label=label, row=", ".join(rows))

@@ -1,0 +1,192 @@
+"""A throw-away database per backend and a real ``serviceflow serve`` process on it.
+
+The benchmark must measure what a deployment runs (waitress, Flask, the use cases, the database
+driver), so the server is the installed console script in its own process, configured only
+through the environment as an operator would, and always stopped and cleaned up afterwards.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+BENCH_DIR = Path(__file__).resolve().parent
+WORKFLOWS = BENCH_DIR / "workflows"
+FORMS = WORKFLOWS / "forms"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SERVER_THREADS = 8
+STARTUP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A fresh, empty database and the scratch folder the server's instance files go to."""
+
+    name: str
+    url: str
+    workdir: Path
+
+    def env(self) -> dict[str, str]:
+        """The environment every ``serviceflow`` command of this run gets: bench diagrams only,
+        this database, and an instance folder that is not the developer's ``instance/``."""
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.url,
+            SERVICEFLOW_WORKFLOWS=str(WORKFLOWS),
+            SERVICEFLOW_FORMS=str(FORMS),
+            SERVICEFLOW_INSTANCE=str(self.workdir / "instance"),
+            SECRET_KEY=secrets.token_hex(32),
+            SERVICEFLOW_ENV="development",
+        )
+        return env
+
+
+def _serviceflow_command() -> list[str]:
+    """The console script of the venv running the benchmark (what ``make run`` uses)."""
+    script = Path(sys.executable).parent / "serviceflow"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("serviceflow")
+    if found is None:
+        raise RuntimeError("the serviceflow console script is not installed (pip install -e .)")
+    return [found]
+
+
+def serviceflow(backend: Backend, *args: str) -> str:
+    """Run one ``serviceflow`` CLI command against the backend and return its stdout."""
+    result = subprocess.run(
+        [*_serviceflow_command(), *args], env=backend.env(), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"serviceflow {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@contextmanager
+def sqlite_backend() -> Iterator[Backend]:
+    """A temp SQLite file, removed with its folder afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="serviceflow_bench_"))
+    try:
+        yield Backend("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def postgresql_backend() -> Iterator[Backend]:
+    """A freshly created ``serviceflow_bench_<random>`` database, dropped afterwards even if the
+    server still holds connections (``WITH (FORCE)``)."""
+    name = f"serviceflow_bench_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    workdir = Path(tempfile.mkdtemp(prefix="serviceflow_bench_"))
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield Backend("postgresql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", workdir)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+BACKENDS = {"sqlite": sqlite_backend, "postgresql": postgresql_backend}
+
+
+def database_version(url: str) -> str:
+    """The server version the figures were taken on (SQLite: the library linked into Python)."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return f"PostgreSQL {conn.scalar(text('SHOW server_version'))}"
+    finally:
+        engine.dispose()
+
+
+def free_port() -> int:
+    """A port nobody listens on now (the tiny race until the server binds it is acceptable)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running ``serviceflow serve``; its output goes to a log file so that a failure can be shown."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_until_ready(server: Server) -> None:
+    """Poll the public OpenAPI document: the app has been built and waitress accepts requests."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"serviceflow serve exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
+            conn.request("GET", "/api/v1/openapi.json")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"serviceflow serve did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+
+
+def _stop(server: Server) -> None:
+    """SIGTERM, then SIGKILL if it lingers: only this process, which the benchmark started."""
+    if server.process.poll() is not None:
+        return
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=15)
+
+
+@contextmanager
+def running_server(backend: Backend, threads: int = SERVER_THREADS) -> Iterator[Server]:
+    """``serviceflow serve`` on 127.0.0.1 and a free port, stopped however the block ends."""
+    port = free_port()
+    log_path = backend.workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*_serviceflow_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+            env=backend.env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+    server = Server(process, port, log_path)
+    try:
+        _wait_until_ready(server)
+        yield server
+    finally:
+        _stop(server)

@@ -1,0 +1,61 @@
+"""Checks that a process definition's Python will compile in the sandbox, before it is published.
+
+A condition with a typo or a script that reaches for ``__class__`` is refused at publish time
+with the element that holds it, instead of failing in the middle of somebody's case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+from engine.bpmn_xml import NS, SPIFF_NS
+from engine.errors import InvalidDefinition, ScriptError
+from engine.sandbox import check_source
+
+EXPRESSIONS = {
+    "conditionExpression": "eval",
+    "timeDate": "eval",
+    "timeDuration": "eval",
+    "timeCycle": "eval",
+    "loopCardinality": "eval",
+    "completionCondition": "eval",
+}
+
+
+def _owner(node: etree._Element) -> etree._Element:
+    """The flow element an expression belongs to (skipping extensionElements and the like)."""
+    current = node.getparent()
+    while current is not None and current.get("id") is None:
+        current = current.getparent()
+    return current if current is not None else node
+
+
+def _sources(root: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
+    for tag, mode in EXPRESSIONS.items():
+        for node in root.iterfind(f".//bpmn:{tag}", NS):
+            yield node, (node.text or "").strip(), mode
+    for node in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
+        yield node, node.text or "", "exec"
+    for tag in ("preScript", "postScript"):
+        for node in root.iter(f"{{{SPIFF_NS}}}{tag}"):
+            yield node, node.text or "", "exec"
+
+
+def _describe(node: etree._Element) -> str:
+    owner = _owner(node)
+    kind = etree.QName(owner).localname
+    name = f" name={owner.get('name')!r}" if owner.get("name") else ""
+    return f"bpmn:{kind} id={owner.get('id')!r}{name} (line {node.sourceline})"
+
+
+def check_expressions(root: etree._Element, filename: str) -> None:
+    """Raise InvalidDefinition for the first expression or script the sandbox would refuse."""
+    for node, source, mode in _sources(root):
+        if not source.strip():
+            continue
+        try:
+            check_source(source, mode)
+        except ScriptError as exc:
+            raise InvalidDefinition(f"{filename}: {_describe(node)}: {exc.message}") from exc
