@@ -51,6 +51,11 @@ class EventView:
     hash: str
 
 
+def event_view(event: CaseEvent) -> EventView:
+    return EventView(event.seq, event.type, event.at, event.actor, event.task_id, event.element_id,
+                     event.data, event.hash)
+
+
 def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> CaseView:
     return CaseView(
         id=case.id, process_id=case.process_id, process_name=case.version.name,
@@ -150,5 +155,4 @@ def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[Ev
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
         ))
         broken = audit.verify_chain(events)
-        views = [EventView(e.seq, e.type, e.at, e.actor, e.task_id, e.element_id, e.data, e.hash) for e in events]
-        return views, broken
+        return [event_view(e) for e in events], broken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,15 +11,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
+from engine.catalog import ParsedProcess
 from engine.context import EngineContext
-from engine.errors import Conflict, InvalidInput, ServiceFlowError
+from engine.errors import Conflict, InvalidInput
 from engine.forms import FormDefinition, validate_submission
 from engine.persistence.models import Case, CaseEvent
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, save_runtime
-from engine.services.cases import CaseView, EventView, case_view
+from engine.services.cases import CaseView, EventView, case_view, event_view
 from engine.services.engine_errors import describe_engine_failure
-from engine.services.work_items import WorkItemView, check_may_work_on, find_open_item, work_item_view
+from engine.services.work_items import (
+    TaskPermissions,
+    WorkItemView,
+    check_may_work_on,
+    find_open_item,
+    permissions,
+    work_item_view,
+)
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A completed task of the case as a filled-in record: what was submitted, on which form."""
+
+    event: EventView
+    title: str
+    form: FormDefinition | None
 
 
 @dataclass(frozen=True)
@@ -29,8 +47,12 @@ class TaskPage:
     case: CaseView
     form: FormDefinition | None
     prefill: dict
-    records: list[EventView]
-    may_complete: bool
+    records: list[RecordView]
+    permissions: TaskPermissions
+
+    @property
+    def may_complete(self) -> bool:
+        return self.permissions.may_complete
 
 
 def _prefill(form: FormDefinition | None, data: dict) -> dict:
@@ -45,26 +67,35 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
     with ctx.unit_of_work(readonly=True) as uow:
         item = find_open_item(uow, task_id)
         case = uow.session.get(Case, item.case_id)
-        form = ctx.process(case.version).form_for(item.element_id)
+        process = ctx.process(case.version)
+        form = process.form_for(item.element_id)
         records = uow.session.scalars(
             select(CaseEvent)
             .where(CaseEvent.case_id == case.id, CaseEvent.type == "task_completed")
             .order_by(CaseEvent.seq)
         )
-        try:
-            check_may_work_on(actor, item)
-            allowed = case.status == "running"
-        except ServiceFlowError:
-            allowed = False
+        view = work_item_view(item)
         return TaskPage(
-            task=work_item_view(item),
+            task=view,
             case=case_view(uow, case),
             form=form,
             prefill=_prefill(form, case.data or {}),
-            records=[EventView(e.seq, e.type, e.at, e.actor, e.task_id, e.element_id, e.data, e.hash)
-                     for e in records],
-            may_complete=allowed,
+            records=record_views(process, records),
+            permissions=permissions(actor, view, case.status == "running"),
         )
+
+
+def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[RecordView]:
+    """Completed-task events with the title and form of the task that recorded them."""
+    views = []
+    for e in events:
+        info = process.user_tasks.get(e.element_id or "")
+        views.append(RecordView(
+            event=event_view(e),
+            title=info.title if info else (e.element_id or ""),
+            form=process.form_for(e.element_id) if info else None,
+        ))
+    return views
 
 
 def _validated(form: FormDefinition | None, data: Any) -> dict:

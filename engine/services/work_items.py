@@ -42,19 +42,57 @@ def work_item_view(item: WorkItem) -> WorkItemView:
     )
 
 
-def may_work_on(actor: Actor, item: WorkItem) -> bool:
+def _holds(actor: Actor, assignee: str | None, department: str | None) -> bool:
     """A claimed task belongs to its assignee; an unclaimed one to its department's members."""
-    if item.assignee_id is not None:
-        return item.assignee_id == actor.id
-    return item.department_id is not None and item.department_id in actor.departments
+    if assignee is not None:
+        return assignee == actor.username
+    return department is not None and department in actor.departments
+
+
+def may_work_on(actor: Actor, item: WorkItemView) -> bool:
+    """Whether ``actor`` may complete (or hand on) this open task."""
+    return _holds(actor, item.assignee, item.department)
+
+
+@dataclass(frozen=True)
+class TaskPermissions:
+    """What the caller may do with an open task; ``reason`` says why completing is not allowed
+    (``case_not_running``, ``claimed_by_other``, ``not_in_department``; empty when it is)."""
+
+    may_complete: bool
+    may_claim: bool
+    may_release: bool
+    may_assign: bool
+    reason: str
+
+
+def permissions(actor: Actor, item: WorkItemView, case_running: bool = True) -> TaskPermissions:
+    """The one statement of who may do what with a task, for pages, the API and the checks."""
+    holds = may_work_on(actor, item)
+    if not case_running:
+        reason = "case_not_running"
+    elif holds:
+        reason = ""
+    elif item.assignee is not None:
+        reason = "claimed_by_other"
+    else:
+        reason = "not_in_department"
+    return TaskPermissions(
+        may_complete=case_running and holds,
+        may_claim=case_running and item.assignee is None and item.department in actor.departments,
+        may_release=case_running and item.assignee is not None and (holds or actor.is_admin),
+        may_assign=case_running and (holds or actor.is_admin),
+        reason=reason,
+    )
 
 
 def check_may_work_on(actor: Actor, item: WorkItem) -> None:
-    if may_work_on(actor, item):
-        return
-    if item.assignee_id is not None and item.department_id in actor.departments:
-        raise Forbidden(f"This task is claimed by {item.assignee.username}")
-    raise Forbidden("Only members of the task's department or its assignee may work on it")
+    view = work_item_view(item)
+    reason = permissions(actor, view).reason
+    if reason == "claimed_by_other" and item.department_id in actor.departments:
+        raise Forbidden(f"This task is claimed by {view.assignee}")
+    if reason:
+        raise Forbidden("Only members of the task's department or its assignee may work on it")
 
 
 def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -> list[WorkItemView]:
@@ -104,10 +142,10 @@ def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
         item = find_open_item(uow, task_id)
         if item.assignee_id == actor.id:
             return work_item_view(item)
-        if item.assignee_id is not None:
-            raise Conflict(f"This task is already claimed by {item.assignee.username}")
         if item.department_id not in actor.departments:
             raise Forbidden("Only members of the task's department may claim it")
+        if item.assignee_id is not None:
+            raise Conflict(f"This task is already claimed by {item.assignee.username}")
         _set_assignee(uow, item, None, actor.id)
         _record(uow, item, actor, "task_claimed", {"assignee": actor.username})
         uow.session.refresh(item)
@@ -136,7 +174,7 @@ def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> Wor
     """Hand a task to a colleague of its department."""
     with ctx.unit_of_work() as uow:
         item = find_open_item(uow, task_id)
-        if not (may_work_on(actor, item) or actor.is_admin):
+        if not permissions(actor, work_item_view(item)).may_assign:
             check_may_work_on(actor, item)
         target = uow.session.scalar(select(User).where(User.username == username, User.is_active.is_(True)))
         if target is None:

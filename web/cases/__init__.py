@@ -15,7 +15,7 @@ from flask_login import login_required
 from engine.services import cases, processes
 from engine.services.actors import Actor
 from engine.services.cases import CaseView
-from engine.services.work_items import WorkItemView
+from engine.services.work_items import WorkItemView, may_work_on
 from web.context import actor, engine
 
 bp = Blueprint("cases", __name__)
@@ -72,13 +72,6 @@ def status_label(status: str) -> str:
     """A case status as a translated word for badges and the status filter."""
     labels = {"running": _("Running"), "completed": _("Completed"), "error": _("Error")}
     return labels.get(status, status)
-
-
-def may_work_on(who: Actor, task: WorkItemView) -> bool:
-    """The engine's rule on an inbox row: a claimed task is its assignee's, else its department's."""
-    if task.assignee is not None:
-        return task.assignee == who.username
-    return task.department is not None and task.department in who.departments
 
 
 def first_task_for(who: Actor, case: CaseView) -> WorkItemView | None:

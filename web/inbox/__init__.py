@@ -23,8 +23,7 @@ class InboxRow:
 
     item: WorkItemView
     mine: bool
-    may_claim: bool
-    may_release: bool
+    allowed: work_items.TaskPermissions
 
 
 @bp.get("/")
@@ -41,12 +40,7 @@ def index() -> ResponseReturnValue:
     offset = max(0, request.args.get("offset", 0, type=int) or 0)
     items = work_items.inbox(engine(), me, limit=PAGE_SIZE, offset=offset)
     rows = [
-        InboxRow(
-            item=i,
-            mine=i.assignee == me.username,
-            may_claim=i.assignee is None and i.department in me.departments,
-            may_release=i.assignee is not None and (i.assignee == me.username or me.is_admin),
-        )
+        InboxRow(item=i, mine=i.assignee == me.username, allowed=work_items.permissions(me, i))
         for i in items
     ]
     return render_template(

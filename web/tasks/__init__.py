@@ -17,7 +17,7 @@ from engine.forms import FormDefinition, coerce_form_post, field_labels
 from engine.services import tasks, users, work_items
 from engine.services.cases import EventView
 from engine.services.tasks import TaskPage
-from web.cases import DisplayItem, display_items, may_work_on
+from web.cases import DisplayItem, display_items
 from web.context import actor, engine
 
 bp = Blueprint("tasks", __name__)
@@ -52,17 +52,12 @@ def _humanize(element_id: str | None) -> str:
 
 
 def _record_rows(page: TaskPage) -> list[RecordRow]:
-    """Earlier records; the engine tells the form only of the task on this page (a revision loop)."""
-    rows = []
-    for event in page.records:
-        same = event.element_id == page.task.element_id
-        rows.append(RecordRow(
-            event=event,
-            title=page.task.title if same else _humanize(event.element_id),
-            form=page.form if same else None,
-            items=display_items(event.data),
-        ))
-    return rows
+    """Earlier records, each with the form that recorded it (plain key/values when it had none)."""
+    return [
+        RecordRow(event=r.event, title=r.title or _humanize(r.event.element_id), form=r.form,
+                  items=display_items(r.event.data))
+        for r in page.records
+    ]
 
 
 def _pattern(path: str) -> str:
@@ -87,22 +82,20 @@ def _error_links(form: FormDefinition | None, errors: Mapping[str, list[str]]) -
 
 
 def _readonly_reason(page: TaskPage) -> str | None:
-    me, task = actor(), page.task
-    if page.may_complete:
-        return None
-    if page.case.status != "running":
+    task, reason = page.task, page.permissions.reason
+    if reason == "case_not_running":
         return _("The case is %(status)s; its tasks cannot be completed.", status=page.case.status)
-    if task.assignee is not None and task.assignee != me.username:
+    if reason == "claimed_by_other":
         return _("This task is claimed by %(user)s.", user=task.assignee)
-    return _("Only members of the department %(department)s can complete this task.",
-             department=task.department or "—")
+    if reason == "not_in_department":
+        return _("Only members of the department %(department)s can complete this task.",
+                 department=task.department or "—")
+    return None
 
 
 def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], status: int = 200,
             ) -> ResponseReturnValue:
-    me, task = actor(), page.task
-    running = page.case.status == "running"
-    may_assign = running and (may_work_on(me, task) or me.is_admin)
+    allowed = page.permissions
     return render_template(
         "tasks/task.html",
         page=page,
@@ -111,10 +104,10 @@ def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], stat
         error_links=_error_links(page.form, errors),
         records=_record_rows(page),
         readonly_reason=_readonly_reason(page),
-        may_claim=running and task.assignee is None and task.department in me.departments,
-        may_release=running and task.assignee is not None and (task.assignee == me.username or me.is_admin),
-        may_assign=may_assign,
-        colleagues=users.colleagues(engine(), task.department) if may_assign else [],
+        may_claim=allowed.may_claim,
+        may_release=allowed.may_release,
+        may_assign=allowed.may_assign,
+        colleagues=users.colleagues(engine(), page.task.department) if allowed.may_assign else [],
     ), status
 
 
