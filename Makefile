@@ -20,7 +20,7 @@ install: $(STAMP)
 # Debian's chromium for the browser tests (Playwright drives it; no downloaded browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
 		|| { echo "chromium could not be installed: browser tests need it" >&2; exit 1; }; }
 
 # The PostgreSQL the tests also run against; started when it is down.

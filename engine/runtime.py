@@ -8,11 +8,13 @@ the ready user tasks with the department each belongs to.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import spiff_limits, state_codec
@@ -54,9 +56,12 @@ def resolve_department(lane: str | None, data: dict, departments: frozenset[str]
 class CaseRuntime:
     """Wraps one workflow instance; every public method leaves it at a wait state or raises."""
 
-    def __init__(self, process: ParsedProcess, workflow: BpmnWorkflow) -> None:
+    def __init__(
+        self, process: ParsedProcess, workflow: BpmnWorkflow, tracker: state_codec.SaveTracker | None = None
+    ) -> None:
         self.process = process
         self.workflow = workflow
+        self.tracker = tracker or state_codec.SaveTracker()
 
     @classmethod
     def start(cls, process: ParsedProcess, script_engine: Any, data: dict) -> CaseRuntime:
@@ -70,25 +75,40 @@ class CaseRuntime:
         return runtime
 
     @classmethod
-    def restore(cls, process: ParsedProcess, state: str, script_engine: Any) -> CaseRuntime:
-        """The workflow as a case stored it, on the version's cached specs."""
-        workflow = state_codec.load_state(state, process.spec, process.subprocess_specs, script_engine)
-        return cls(process, workflow)
+    def restore(
+        cls, process: ParsedProcess, skeleton: str, rows: list[tuple[str, str, str]], script_engine: Any
+    ) -> CaseRuntime:
+        """The workflow as a case stored it (skeleton and task rows), on the version's cached specs."""
+        workflow, tracker = state_codec.load_rows(
+            skeleton, rows, process.spec, process.subprocess_specs, script_engine
+        )
+        return cls(process, workflow, tracker)
+
+    def dump_delta(self) -> state_codec.StateDelta:
+        """What to write so that the stored state equals this one (only what changed)."""
+        return state_codec.dump_delta(self.workflow, self.tracker)
 
     def dump(self) -> str:
-        """The state to store for this case."""
+        """The whole state as canonical JSON, for comparing two runtimes."""
         return state_codec.dump_state(self.workflow)
+
+    def _tasks(self) -> Iterator[Task]:
+        """Every task of the case, from the flat task maps rather than by walking the tree: a walk
+        costs a call per node per level, and the tree grows with every loop iteration."""
+        yield from self.workflow.tasks.values()
+        for subprocess in self.workflow.subprocesses.values():
+            yield from subprocess.tasks.values()
+
+    def _in_state(self, mask: int) -> Iterator[Task]:
+        return (task for task in self._tasks() if task.state & mask)
 
     def advance(self) -> None:
         """Run engine tasks (scripts, gateways, decisions) until people or time must act."""
         self.workflow.do_engine_steps()
-        if not self.workflow.is_completed() and not self._has_pending_work():
+        if self.is_completed:
+            return
+        if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
-
-    def _has_pending_work(self) -> bool:
-        if self.workflow.get_next_task(state=TaskState.READY) is not None:
-            return True
-        return self.workflow.get_next_task(state=TaskState.WAITING | TaskState.STARTED) is not None
 
     def user_task(self, task_id: str) -> Any:
         """The ready user task with this id, or Conflict when it is no longer waiting."""
@@ -115,7 +135,9 @@ class CaseRuntime:
     def ready_tasks(self, departments: frozenset[str]) -> list[ReadyTask]:
         """Every user task now waiting for a person, with the department its lane resolves to."""
         ready = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in self._in_state(TaskState.READY):
+            if not task.task_spec.manual:
+                continue
             info = self.process.user_tasks.get(task.task_spec.name)
             lane = task.task_spec.lane
             ready.append(
@@ -136,7 +158,10 @@ class CaseRuntime:
 
     @property
     def is_completed(self) -> bool:
-        return self.workflow.is_completed()
+        """True once no task is unfinished (SpiffWorkflow's own flag, set when it last checked)."""
+        if not self.workflow.completed and next(self._in_state(TaskState.NOT_FINISHED_MASK), None) is None:
+            self.workflow.completed = True
+        return self.workflow.completed
 
     @property
     def data(self) -> dict:

@@ -1,14 +1,20 @@
-"""Workflow state to JSON and back, without the process spec.
+"""Workflow state to JSON and back: without the process spec, and task by task.
 
-SpiffWorkflow's default serializer writes the whole spec into every saved state. A case pins a
-process version whose parsed spec the catalog already holds, so storing the spec per case (and
-re-reading it on every load) is pure waste: the state here is the task tree and data only.
+SpiffWorkflow's default serializer writes the whole spec and every task into one document. A
+case pins a process version whose parsed spec the catalog already holds, so the spec is never
+stored per case; and a task that has finished and not changed since it was last saved is never
+written again, so the cost of saving a step does not grow with the case's history.
+
+A saved state is a *skeleton* (each workflow's own fields, tasks left out) plus one JSON row per
+task, keyed by task id and by the workflow it belongs to ('' for the top-level process, else the
+id of the task that runs the subprocess).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +22,10 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
-STATE_FORMAT = "serviceflow-state/1"
+STATE_FORMAT = "serviceflow-state/2"
+TOP = ""
 
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -31,16 +39,12 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct: dict, spec: Any = None, subprocess_specs: dict | None = None) -> BpmnWorkflow:
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
-
-
-def _uuid(value: str) -> UUID:
-    return UUID(value)
 
 
 def _make_serializer() -> BpmnWorkflowSerializer:
@@ -60,23 +64,131 @@ def _serializer() -> BpmnWorkflowSerializer:
     return serializer
 
 
+@dataclass
+class StateDelta:
+    """What changed since the last save: the skeleton (always), task rows to write and to drop."""
+
+    skeleton: str
+    upserts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deletes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SaveTracker:
+    """The ``last_state_change`` of every finished task as last saved, so unchanged ones are skipped.
+
+    Unfinished tasks (ready, waiting, predicted) are rewritten on every save: they are few, and
+    their data and children may change without a state change.
+    """
+
+    saved: dict[str, float] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+
+
+def _workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
+    return [(TOP, workflow)] + [(str(key), sub) for key, sub in workflow.subprocesses.items()]
+
+
+def _skeleton(workflow: BpmnWorkflow, serializer: BpmnWorkflowSerializer) -> dict:
+    registry = serializer.registry
+
+    def fields(wf: Any) -> dict:
+        return {
+            "typename": registry.typenames[type(wf)],
+            "data": registry.convert(registry.clean(wf.data)),
+            "correlations": wf.correlations,
+            "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+            "success": wf.success,
+            "completed": wf.completed,
+            "root": str(wf.task_tree.id),
+        }
+
+    subprocesses = {
+        str(key): {**fields(sub), "parent_task_id": str(sub.parent_task_id), "spec": sub.spec.name}
+        for key, sub in workflow.subprocesses.items()
+    }
+    return {
+        "format": STATE_FORMAT,
+        **fields(workflow),
+        "subprocesses": subprocesses,
+        "bpmn_events": registry.convert(workflow.bpmn_events),
+    }
+
+
+def dump_delta(workflow: BpmnWorkflow, tracker: SaveTracker) -> StateDelta:
+    """The rows to write for a workflow, given what ``tracker`` says was saved; updates it."""
+    serializer = _serializer()
+    encoder = serializer._encoder_cls
+    serializer.registry._encoder_mode = True
+    try:
+        delta = StateDelta(json.dumps(_skeleton(workflow, serializer), cls=encoder, separators=(",", ":")))
+        present: set[str] = set()
+        for key, wf in _workflows(workflow):
+            for task in wf.tasks.values():
+                task_id = str(task.id)
+                present.add(task_id)
+                finished = task.has_state(TaskState.FINISHED_MASK)
+                if finished and tracker.saved.get(task_id) == task.last_state_change:
+                    continue
+                row = json.dumps(serializer.registry.convert(task), cls=encoder, separators=(",", ":"))
+                delta.upserts[task_id] = (key, row)
+                if finished:
+                    tracker.saved[task_id] = task.last_state_change
+                else:
+                    tracker.saved.pop(task_id, None)
+    finally:
+        serializer.registry._encoder_mode = False
+    delta.deletes = tracker.known - present
+    for gone in delta.deletes:
+        tracker.saved.pop(gone, None)
+    tracker.known = present
+    return delta
+
+
+def load_rows(
+    skeleton: str, rows: list[tuple[str, str, str]], spec: Any, subprocess_specs: dict, script_engine: Any
+) -> tuple[BpmnWorkflow, SaveTracker]:
+    """Rebuild a workflow from its skeleton and its (task id, workflow key, JSON) rows."""
+    dct = json.loads(skeleton)
+    if dct.pop("format", None) != STATE_FORMAT:
+        raise ValueError("unknown workflow state format")
+    dct["tasks"] = {}
+    for sub in dct["subprocesses"].values():
+        sub["tasks"] = {}
+    tracker = SaveTracker()
+    parsed = [(task_id, key, json.loads(text)) for task_id, key, text in rows]
+    for task_id, key, task in parsed:
+        (dct if key == TOP else dct["subprocesses"][key])["tasks"][task_id] = task
+        tracker.known.add(task_id)
+        if task["state"] & TaskState.FINISHED_MASK:
+            tracker.saved[task_id] = task["last_state_change"]
+    for wf in [dct, *dct["subprocesses"].values()]:
+        wf["tasks"] = _parents_first(wf["tasks"], wf["root"])
+    workflow = _serializer().from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = script_engine
+    return workflow, tracker
+
+
+def _parents_first(tasks: dict[str, dict], root: str) -> dict[str, dict]:
+    """Tasks restore their data from their parent's, so parents must come first."""
+    ordered: dict[str, dict] = {}
+    pending = [root]
+    while pending:
+        task_id = pending.pop()
+        task = tasks.get(task_id)
+        if task is None or task_id in ordered:
+            continue
+        ordered[task_id] = task
+        pending.extend(reversed(task["children"]))
+    return ordered
+
+
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """The JSON text of a workflow's tasks and data."""
+    """The whole state as one canonical JSON text: for comparisons and replays, not for saving."""
     serializer = _serializer()
     serializer.registry._encoder_mode = True
     try:
         dct = serializer.to_dict(workflow)
     finally:
         serializer.registry._encoder_mode = False
-    dct["format"] = STATE_FORMAT
-    return json.dumps(dct, cls=serializer._encoder_cls, separators=(",", ":"))
-
-
-def load_state(text: str, spec: Any, subprocess_specs: dict, script_engine: Any) -> BpmnWorkflow:
-    """Rebuild a workflow from ``dump_state`` output onto the version's parsed specs."""
-    dct = json.loads(text)
-    if dct.pop("format", None) != STATE_FORMAT:
-        raise ValueError("unknown workflow state format")
-    workflow = _serializer().from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
-    workflow.script_engine = script_engine
-    return workflow
+    return json.dumps(dct, cls=serializer._encoder_cls, sort_keys=True, separators=(",", ":"))

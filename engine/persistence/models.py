@@ -136,11 +136,23 @@ class Case(Base):
 
 
 class CaseState(Base):
-    """The serialized workflow, apart from the case row so that lists never load it."""
+    """The workflow's skeleton (its own fields, no tasks), apart from the case row so that lists
+    never load it."""
 
     __tablename__ = "case_states"
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class CaseTask(Base):
+    """One serialized workflow task; only tasks that changed are rewritten when a case moves."""
+
+    __tablename__ = "case_tasks"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workflow_key: Mapped[str] = mapped_column(String(36), default="")
     state: Mapped[str] = mapped_column(Text)
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from engine import audit
 from engine.clock import utcnow
 from engine.context import EngineContext
-from engine.persistence.models import Case, CaseState, WorkItem
+from engine.persistence.models import Case, CaseState, CaseTask, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
 
@@ -26,7 +26,28 @@ def load_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case) -> CaseRuntime
     if cached is not None:
         return cached
     state = uow.session.get(CaseState, case.id)
-    return CaseRuntime.restore(ctx.process(case.version), state.state, ctx.script_engine)
+    rows = uow.session.execute(
+        select(CaseTask.task_id, CaseTask.workflow_key, CaseTask.state).where(CaseTask.case_id == case.id)
+    )
+    return CaseRuntime.restore(ctx.process(case.version), state.state, [tuple(r) for r in rows], ctx.script_engine)
+
+
+def _write_state(uow: UnitOfWork, case_id: int, runtime: CaseRuntime) -> None:
+    """Write the skeleton and only the task rows that changed since the last save."""
+    delta = runtime.dump_delta()
+    state = uow.session.get(CaseState, case_id)
+    if state is None:
+        uow.session.add(CaseState(case_id=case_id, state=delta.skeleton))
+    else:
+        state.state = delta.skeleton
+    stale = delta.deletes | set(delta.upserts)
+    if stale and state is not None:
+        uow.session.execute(delete(CaseTask).where(CaseTask.case_id == case_id, CaseTask.task_id.in_(stale)))
+    if delta.upserts:
+        uow.session.execute(insert(CaseTask), [
+            {"case_id": case_id, "task_id": task_id, "workflow_key": key, "state": text}
+            for task_id, (key, text) in delta.upserts.items()
+        ])
 
 
 def _outcome(runtime: CaseRuntime) -> str:
@@ -79,11 +100,7 @@ def _sync_inbox(
 def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, actor: Any,
                  error: str | None = None) -> None:
     """Write the workflow state, case summary, inbox rows and resulting events."""
-    state = uow.session.get(CaseState, case.id)
-    if state is None:
-        uow.session.add(CaseState(case_id=case.id, state=runtime.dump()))
-    else:
-        state.state = runtime.dump()
+    _write_state(uow, case.id, runtime)
     data = audit.jsonable(runtime.data)
     case.data = data
     case.updated_at = utcnow()

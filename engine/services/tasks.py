@@ -134,8 +134,8 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
             raise
         except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
             error = describe_engine_failure(exc)
-        save_runtime(ctx, uow, case, runtime, actor, error)
         try:
+            save_runtime(ctx, uow, case, runtime, actor, error)
             uow.session.flush()
         except (StaleDataError, IntegrityError) as exc:
             raise Conflict("The case changed while you were working on it; reload and try again") from exc

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from engine.persistence.models import CaseEvent, CaseState, WorkItem
+from engine.persistence.models import CaseEvent, CaseState, CaseTask, WorkItem
 from engine.runtime import CaseRuntime
 from engine.services import cases, tasks
 from engine.services.processes import publish_bundle
@@ -20,7 +20,8 @@ def _snapshot(ctx, case_id: int) -> tuple:  # type: ignore[no-untyped-def]
     with ctx.unit_of_work(readonly=True) as uow:
         events = uow.session.scalar(select(func.count()).where(CaseEvent.case_id == case_id))
         items = sorted(uow.session.scalars(select(WorkItem.id).where(WorkItem.case_id == case_id)))
-        state = uow.session.get(CaseState, case_id).state
+        state = uow.session.get(CaseState, case_id).state, sorted(uow.session.execute(
+            select(CaseTask.task_id, CaseTask.state).where(CaseTask.case_id == case_id)))
     view = cases.get_case(ctx, actor(ctx, "auditor1"), case_id)
     return events, items, state, view.status, view.data
 
@@ -32,7 +33,7 @@ def test_a_crash_before_commit_leaves_the_case_as_it_was_and_the_task_can_be_red
     def crash(self):  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
-    monkeypatch.setattr(CaseRuntime, "dump", crash)
+    monkeypatch.setattr(CaseRuntime, "dump_delta", crash)
     with pytest.raises(OSError):
         complete(ctx, "sales1", case.id, "Record customer feedback", {**FEEDBACK, "category": "complaint"})
     monkeypatch.undo()

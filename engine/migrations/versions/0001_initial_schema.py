@@ -141,6 +141,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('case_id')
     )
+    op.create_table('case_tasks',
+    sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('workflow_key', sa.String(length=36), nullable=False),
+    sa.Column('state', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('case_id', 'task_id')
+    )
     op.create_table('work_items',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -174,6 +182,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_work_items_assignee_order')
 
     op.drop_table('work_items')
+    op.drop_table('case_tasks')
     op.drop_table('case_states')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_events_task_id'))
