@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -156,13 +157,20 @@ class CaseTask(Base):
     state: Mapped[str] = mapped_column(Text)
 
 
+NO_DUE_DATE = datetime(9999, 12, 31)
+
+
 class WorkItem(Base):
-    """The inbox index: one row per open user task."""
+    """The inbox index: one row per open user task.
+
+    ``due_key`` is ``due_at`` with tasks that have no due date sorting last: SQLite indexes cannot
+    put NULLs last, and the inbox must be read in index order to stay fast at any size.
+    """
 
     __tablename__ = "work_items"
     __table_args__ = (
-        Index("ix_work_items_department_order", "department_id", "priority", "due_at", "created_at"),
-        Index("ix_work_items_assignee_order", "assignee_id", "priority", "due_at", "created_at"),
+        Index("ix_work_items_department_order", "department_id", text("priority DESC"), "due_key", "created_at", "id"),
+        Index("ix_work_items_assignee_order", "assignee_id", text("priority DESC"), "due_key", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -178,6 +186,7 @@ class WorkItem(Base):
     form: Mapped[str | None] = mapped_column(String(200), nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    due_key: Mapped[datetime] = mapped_column(DateTime, default=NO_DUE_DATE)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     assignee: Mapped[User | None] = relationship(lazy="joined")

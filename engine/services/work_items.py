@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from engine import audit
 from engine.context import EngineContext
@@ -95,16 +95,29 @@ def check_may_work_on(actor: Actor, item: WorkItem) -> None:
         raise Forbidden("Only members of the task's department or its assignee may work on it")
 
 
+def _inbox_order(item: WorkItem) -> tuple:
+    return (-item.priority, item.due_key, item.created_at, item.id)
+
+
 def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -> list[WorkItemView]:
-    """Open tasks of my departments and tasks assigned to me: priority first, then due, then age."""
-    query = select(WorkItem).where(
-        or_(WorkItem.assignee_id == actor.id, WorkItem.department_id.in_(sorted(actor.departments)))
-    )
-    query = query.order_by(
-        WorkItem.priority.desc(), WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.created_at, WorkItem.id
-    ).limit(limit).offset(offset)
+    """Open tasks of my departments and tasks assigned to me: priority first, then due, then age.
+
+    One index-ordered query per department (and one for my assignments), merged here: an ``OR``
+    across them would make the database sort every open task of the company.
+    """
+    conditions = [WorkItem.assignee_id == actor.id] + [
+        WorkItem.department_id == department for department in sorted(actor.departments)
+    ]
+    wanted = offset + limit
+    found: dict[str, WorkItem] = {}
     with ctx.unit_of_work(readonly=True) as uow:
-        return [work_item_view(i) for i in uow.session.scalars(query)]
+        for condition in conditions:
+            query = select(WorkItem).where(condition).order_by(
+                WorkItem.priority.desc(), WorkItem.due_key, WorkItem.created_at, WorkItem.id
+            ).limit(wanted)
+            found.update((item.id, item) for item in uow.session.scalars(query))
+        page = sorted(found.values(), key=_inbox_order)[offset:wanted]
+        return [work_item_view(i) for i in page]
 
 
 def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:

@@ -163,23 +163,26 @@ def upgrade() -> None:
     sa.Column('form', sa.String(length=200), nullable=True),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('due_key', sa.DateTime(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('work_items', schema=None) as batch_op:
-        batch_op.create_index('ix_work_items_assignee_order', ['assignee_id', 'priority', 'due_at', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_items_case_id'), ['case_id'], unique=False)
-        batch_op.create_index('ix_work_items_department_order', ['department_id', 'priority', 'due_at', 'created_at'], unique=False)
-
+    for column in ('department_id', 'assignee_id'):
+        op.create_index(
+            f"ix_work_items_{column.removesuffix('_id')}_order", 'work_items',
+            [column, sa.text('priority DESC'), 'due_key', 'created_at', 'id'],
+        )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_work_items_department_order', table_name='work_items')
+    op.drop_index('ix_work_items_assignee_order', table_name='work_items')
     with op.batch_alter_table('work_items', schema=None) as batch_op:
-        batch_op.drop_index('ix_work_items_department_order')
         batch_op.drop_index(batch_op.f('ix_work_items_case_id'))
-        batch_op.drop_index('ix_work_items_assignee_order')
 
     op.drop_table('work_items')
     op.drop_table('case_tasks')
