@@ -71,3 +71,17 @@ def references(root: etree._Element) -> tuple[set[str], set[str], set[str]]:
         if p.get("name") in ("formJsonSchemaFilename", "formUiSchemaFilename")
     }
     return called - {""}, decisions - {""}, forms - {""}
+
+
+def space_dmn_input_cells(root: etree._Element) -> None:
+    """Give every DMN input cell a leading space.
+
+    SpiffWorkflow 3.2 joins an input expression and a cell with no space in between, so a cell
+    ``in ("a", "b")`` over the input ``category`` becomes ``categoryin (...)``. A leading space
+    changes nothing else (cells are Python expressions), so process owners can write cells the
+    way they read.
+    """
+    namespace = etree.QName(root).namespace
+    for text in root.iterfind(f".//{{{namespace}}}inputEntry/{{{namespace}}}text"):
+        if text.text and text.text.strip() and not text.text.startswith(" "):
+            text.text = " " + text.text.strip()

@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from engine import bpmn_xml
-from engine.definition_checks import check_expressions
+from engine.definition_checks import check_expressions, check_operations
 from engine.errors import InvalidDefinition
 from engine.forms import FormDefinition
 
@@ -57,6 +57,7 @@ class UserTaskInfo:
     lane: str | None
     form: str | None
     ui_form: str | None
+    department_expression: str | None = None
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 lane=task_spec.lane,
                 form=form,
                 ui_form=props.get("formUiSchemaFilename"),
+                department_expression=props.get("departmentExpression"),
             )
     return tasks
 
@@ -136,9 +138,11 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
                 continue
             root = bpmn_xml.parse_xml(text, path)
             if bpmn_xml.is_dmn(root):
+                bpmn_xml.space_dmn_input_cells(root)
                 parser.add_dmn_xml(root, filename=path)
             else:
                 check_expressions(root, path)
+                check_operations(root, path)
                 parser.add_bpmn_xml(root, filename=path)
         spec = parser.get_spec(bundle.process_id)
         subprocess_specs = parser.get_subprocess_specs(bundle.process_id)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from engine.bpmn_xml import NS, SPIFF_NS
+from engine.effects import OPERATIONS
 from engine.errors import InvalidDefinition, ScriptError
 from engine.sandbox import check_source
 
@@ -22,6 +23,8 @@ EXPRESSIONS = {
     "loopCardinality": "eval",
     "completionCondition": "eval",
 }
+
+EXPRESSION_PROPERTIES = {"departmentExpression"}
 
 
 def _owner(node: etree._Element) -> etree._Element:
@@ -41,6 +44,11 @@ def _sources(root: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
     for tag in ("preScript", "postScript"):
         for node in root.iter(f"{{{SPIFF_NS}}}{tag}"):
             yield node, node.text or "", "exec"
+    for node in root.iter(f"{{{SPIFF_NS}}}property"):
+        if node.get("name") in EXPRESSION_PROPERTIES:
+            yield node, node.get("value", ""), "eval"
+    for node in root.iter(f"{{{SPIFF_NS}}}parameter"):
+        yield node, node.get("value", ""), "eval"
 
 
 def _describe(node: etree._Element) -> str:
@@ -48,6 +56,16 @@ def _describe(node: etree._Element) -> str:
     kind = etree.QName(owner).localname
     name = f" name={owner.get('name')!r}" if owner.get("name") else ""
     return f"bpmn:{kind} id={owner.get('id')!r}{name} (line {node.sourceline})"
+
+
+def check_operations(root: etree._Element, filename: str) -> None:
+    """Raise InvalidDefinition for a service task naming an operation the engine does not offer."""
+    for node in root.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
+        if node.get("id") not in OPERATIONS:
+            raise InvalidDefinition(
+                f"{filename}: {_describe(node)}: unknown service operation {node.get('id')!r}; "
+                f"known: {', '.join(sorted(OPERATIONS))}"
+            )
 
 
 def check_expressions(root: etree._Element, filename: str) -> None:

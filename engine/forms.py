@@ -268,37 +268,50 @@ def coerce_form_post(form: FormDefinition, items: list[tuple[str, str]]) -> dict
     typed (so validation reports them and the form re-renders them), absent checkboxes are
     false, array rows are re-indexed in order and fully blank rows dropped, unknown names ignored.
     """
-    return _coerce_object(form.schema, _tree(items), form.schema)
+    return _coerce_object(form.schema, _tree(items), form.schema, form.ui_schema)
 
 
-def _coerce_object(schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> dict[str, Any]:
+def _is_checkbox(schema: Mapping[str, Any], ui: Mapping[str, Any]) -> bool:
+    """A boolean shown as a checkbox sends nothing when unticked; as Yes/No radios or a select,
+    sending nothing means unanswered, which ``required`` must be able to report."""
+    widget = ui.get("ui:widget", "checkbox") if isinstance(ui, Mapping) else "checkbox"
+    return _kind(schema) == "boolean" and not _choices(schema) and widget == "checkbox"
+
+
+def _coerce_object(
+    schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any], ui: Mapping[str, Any]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, sub in _properties(schema, root).items():
         node = raw.children.get(name)
-        if _kind(sub) == "boolean" and not _choices(sub):
+        sub_ui = ui.get(name, {}) if isinstance(ui, Mapping) else {}
+        if _is_checkbox(sub, sub_ui):
             out[name] = node is not None and any(v.strip().lower() in _TRUE_WORDS for v in node.values)
         elif node is not None:
-            value = _coerce_value(sub, node, root)
+            value = _coerce_value(sub, node, root, sub_ui)
             if value is not None:
                 out[name] = value
     return out
 
 
-def _coerce_value(schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> Any:
+def _coerce_value(schema: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any], ui: Mapping[str, Any]) -> Any:
     kind = _kind(schema)
     if kind == "object":
-        return _coerce_object(schema, raw, root)
+        return _coerce_object(schema, raw, root, ui)
     if kind == "array":
-        return _coerce_array(_resolve(schema.get("items"), root), raw, root)
+        items_ui = ui.get("items", {}) if isinstance(ui, Mapping) else {}
+        return _coerce_array(_resolve(schema.get("items"), root), raw, root, items_ui)
     filled = [v for v in raw.values if v.strip()]
     return _coerce_scalar(schema, filled[-1]) if filled else None
 
 
-def _coerce_array(items: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any]) -> list[Any]:
+def _coerce_array(
+    items: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any], ui: Mapping[str, Any]
+) -> list[Any]:
     """Rows come from ``name[i]...`` (sorted by index, gaps closed); scalars also from repeats."""
     rows = sorted(((int(k), node) for k, node in raw.children.items() if k.isdigit()), key=lambda r: r[0])
     if _kind(items) in ("object", "array"):
-        return [_coerce_value(items, node, root) for _, node in rows if not node.blank()]
+        return [_coerce_value(items, node, root, ui) for _, node in rows if not node.blank()]
     unindexed = raw.children[""].values if "" in raw.children else []  # from ``tags[]=a&tags[]=b``
     values = raw.values + unindexed + [v for _, node in rows for v in node.values]
     return [_coerce_scalar(items, v) for v in values if v.strip()]

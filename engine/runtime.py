@@ -140,21 +140,28 @@ class CaseRuntime:
                 continue
             info = self.process.user_tasks.get(task.task_spec.name)
             lane = task.task_spec.lane
+            department = (
+                self._department_of(task, info.department_expression)
+                if info is not None and info.department_expression
+                else resolve_department(lane, task.data, departments)
+            )
             ready.append(
                 ReadyTask(
                     id=str(task.id),
                     element_id=task.task_spec.name,
                     title=info.title if info else (task.task_spec.bpmn_name or task.task_spec.name),
                     lane=lane,
-                    department=resolve_department(lane, task.data, departments),
+                    department=department,
                     form=info.form if info else None,
                 )
             )
         return ready
 
-    def task_data(self, task_id: str) -> dict:
-        """The data a ready task would show (for prefilling its form)."""
-        return self.user_task(task_id).data
+    def _department_of(self, task: Task, expression: str) -> str | None:
+        """The department a task's ``departmentExpression`` names over its data (None if it names
+        none: the task then shows to admins as unrouted rather than failing the case)."""
+        value = self.workflow.script_engine.evaluate(task, expression)
+        return value if isinstance(value, str) and value else None
 
     @property
     def is_completed(self) -> bool:

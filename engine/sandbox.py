@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import json
 import math
 import operator
 import os
@@ -36,6 +37,7 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES, IOPERATOR_TO_STR, R
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine import effects
 from engine.errors import ScriptError
 
 TIME_LIMIT_S = 1.0
@@ -450,6 +452,14 @@ def check_source(source: str, mode: str) -> None:
     """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval" or "exec"),
     so a definition can be refused when it is published rather than mid-case."""
     _compile(source, mode)
+
+
+    def call_service(self, context: dict[str, Any], operation_name: str = "",
+                     operation_params: dict | None = None, **_: Any) -> str:
+        """Service tasks request engine effects (see engine.effects); the JSON answer becomes the
+        task's result variable."""
+        params = {name: spec.get("value") for name, spec in (operation_params or {}).items()}
+        return json.dumps(effects.request(operation_name, params))
 
 
 def make_script_engine() -> PythonScriptEngine:

@@ -22,6 +22,7 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
     ("quality_audit", "Quality Audit Section", "质审科"),
     ("finance", "Finance Dept.", "财务部"),
     ("procurement", "Procurement Section", "需求科"),
+    ("service_centre", "After-sales Service Centre", "售后服务中心"),
 ]
 
 DEMO_PASSWORD = "demo"
@@ -33,6 +34,7 @@ DEMO_USERS: list[tuple[str, str, list[str], dict[str, bool]]] = [
     ("tech1", "Technical One", ["tech"], {}),
     ("prod1", "Production One", ["production"], {}),
     ("gm1", "General Manager", ["management"], {}),
+    ("centre1", "Service Centre One", ["service_centre"], {}),
     ("owner1", "Process Owner", [], {"is_process_owner": True}),
     ("auditor1", "Auditor", [], {"is_auditor": True}),
 ]

@@ -258,3 +258,18 @@ def test_field_labels_use_titles_and_star_for_array_items(form: FormDefinition) 
     assert labels["customer"] == "Customer"
     assert labels["actions"] == "Corrective actions"
     assert labels["actions.*.due_date"] == "Due date"
+
+
+def test_an_unanswered_yes_no_radio_is_reported_as_required_not_taken_as_no():
+    from engine.forms import FormDefinition, coerce_form_post, validate_submission
+
+    form = FormDefinition(
+        name="q.schema.json",
+        schema={"type": "object", "required": ["must_change", "agreed"],
+                "properties": {"must_change": {"type": "boolean"}, "agreed": {"type": "boolean"}}},
+        ui_schema={"must_change": {"ui:widget": "radio"}},
+    )
+    data = coerce_form_post(form, [])
+    assert data == {"agreed": False}
+    assert validate_submission(form, data) == {"must_change": ["This field is required."]}
+    assert coerce_form_post(form, [("must_change", "false")]) == {"must_change": False, "agreed": False}
