@@ -22,6 +22,8 @@ def _setup(args: argparse.Namespace) -> int:
         print(f"added {report.departments_added} departments")
     if report.users_added:
         print(f"added demo users: {', '.join(report.users_added)} (password: demo)")
+    if report.customers_added:
+        print(f"added demo customers: {', '.join(report.customers_added)}")
     return 0
 
 

@@ -9,12 +9,14 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select
 
-from engine import audit
+from engine import audit, effects
 from engine.clock import utcnow
 from engine.context import EngineContext
-from engine.persistence.models import Case, CaseState, CaseTask, WorkItem
+from engine.errors import ServiceFlowError
+from engine.persistence.models import Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
+from engine.services import customers
 
 TITLE_FIELDS = ("title", "subject")
 CUSTOMER_FIELD = "customer"
@@ -57,9 +59,13 @@ def _outcome(runtime: CaseRuntime) -> str:
     return ""
 
 
-def _describe_case(case: Case, data: dict) -> None:
+def _describe_case(uow: UnitOfWork, case: Case, data: dict) -> None:
+    """Title and customer as lists show them; a known customer code links the case to its card."""
     customer = data.get(CUSTOMER_FIELD)
-    if isinstance(customer, str | int):
+    linked = customers.find_by_code(uow.session, customer)
+    if linked is not None:
+        case.customer_id, case.customer = linked.id, linked.name
+    elif isinstance(customer, str | int):
         case.customer = str(customer)[:200]
     for name in TITLE_FIELDS:
         if isinstance(data.get(name), str) and data[name].strip():
@@ -74,18 +80,20 @@ def _sync_inbox(
 ) -> None:
     existing = {w.id: w for w in uow.session.scalars(select(WorkItem).where(WorkItem.case_id == case.id))}
     ready_ids = {t.id for t in ready}
+    priority = customers.priority_of(uow.session.get(Customer, case.customer_id) if case.customer_id else None)
     for item_id, item in existing.items():
         if item_id not in ready_ids:
             uow.session.delete(item)
     for task in ready:
         if task.id in existing:
-            existing[task.id].case_title, existing[task.id].customer = case.title, case.customer
+            item = existing[task.id]
+            item.case_title, item.customer, item.priority = case.title, case.customer, priority
             continue
         uow.session.add(
             WorkItem(
                 id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
                 title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
-                department_id=task.department, form=task.form, created_at=utcnow(),
+                department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
             )
         )
         uow.session.add(
@@ -97,6 +105,28 @@ def _sync_inbox(
         )
 
 
+def apply_effects(uow: UnitOfWork, case: Case, actor: Any, requested: list[effects.Effect]) -> str | None:
+    """Apply what the step's service tasks asked for, all or none (a savepoint); a request that
+    cannot be carried out is returned as the case's error instead of failing the request."""
+    if not requested:
+        return None
+    try:
+        with uow.session.begin_nested():
+            for effect in requested:
+                _apply(uow, case, actor, effect)
+    except ServiceFlowError as exc:
+        return f"Service task {effect.operation}: {exc.message}"
+    return None
+
+
+def _apply(uow: UnitOfWork, case: Case, actor: Any, effect: effects.Effect) -> None:
+    if effect.operation == "customer.update_card":
+        customers.apply_card_changes(uow.session, effect.params.get("customer"), effect.params.get("changes"),
+                                     actor, case_id=case.id)
+    uow.session.add(audit.record(case, "effect_applied", actor, {"operation": effect.operation,
+                                                                 "params": effect.params}))
+
+
 def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, actor: Any,
                  error: str | None = None) -> None:
     """Write the workflow state, case summary, inbox rows and resulting events."""
@@ -104,7 +134,7 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     data = audit.jsonable(runtime.data)
     case.data = data
     case.updated_at = utcnow()
-    _describe_case(case, data)
+    _describe_case(uow, case, data)
     if error is not None:
         case.status, case.error = "error", error
         uow.session.add(audit.record(case, "case_failed", actor, {"error": error}))

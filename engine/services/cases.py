@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
 
-from engine import audit
+from engine import audit, effects
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, WorkItem
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
-from engine.services.case_store import save_runtime
+from engine.services.case_store import apply_effects, save_runtime
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.processes import latest_published
 from engine.services.work_items import WorkItemView, work_item_view
@@ -82,10 +82,12 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
         uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
         error, runtime = None, None
         process = ctx.process(version)
-        try:
-            runtime = CaseRuntime.start(process, ctx.script_engine, data)
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-            error = describe_engine_failure(exc)
+        with effects.collecting() as requested:
+            try:
+                runtime = CaseRuntime.start(process, ctx.script_engine, data)
+            except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+                error = describe_engine_failure(exc)
+        error = error or apply_effects(uow, case, actor, requested)
         if runtime is None:
             case.status, case.error = "error", error or ""
             uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))

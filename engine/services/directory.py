@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.context import EngineContext
-from engine.persistence.models import Department
+from engine.persistence.models import Customer, Department
 from engine.services.users import ensure_user
 
 DEPARTMENTS: list[tuple[str, str, str]] = [
@@ -38,6 +38,42 @@ DEMO_USERS: list[tuple[str, str, list[str], dict[str, bool]]] = [
     ("owner1", "Process Owner", [], {"is_process_owner": True}),
     ("auditor1", "Auditor", [], {"is_auditor": True}),
 ]
+
+
+DEMO_CUSTOMERS: list[dict] = [
+    {"code": "C001", "name": "Acme Motors Co., Ltd.", "address": "88 Harbour Road, Ningbo", "priority": True,
+     "contacts": [{"name": "Li Wei", "role": "Purchasing manager", "phone": "0574-8888 1234",
+                   "email": "li.wei@acme.example"}],
+     "products": ["PX-200 pump housing", "SV-200 solenoid valve"],
+     "agreements": [{"title": "After-sales service 2026", "scope": "On-site repair within 48 h",
+                     "valid_until": "2026-12-31"}]},
+    {"code": "C002", "name": "Huayu Auto Parts", "address": "12 Industrial Park, Wuxi", "priority": False,
+     "contacts": [{"name": "Chen Jing", "role": "Quality engineer", "phone": "0510-6666 2020",
+                   "email": "chen.jing@huayu.example"}],
+     "products": ["SV-200 solenoid valve"], "agreements": []},
+    {"code": "C003", "name": "Northwind Appliances", "address": "5 Lake Street, Suzhou", "priority": False,
+     "contacts": [{"name": "Zhang Min", "role": "Buyer", "phone": "0512-5555 3030",
+                   "email": "zhang.min@northwind.example"}],
+     "products": ["KT-50 thermostat"], "agreements": []},
+    {"code": "C004", "name": "Orient Rail Systems", "address": "300 Station Avenue, Changzhou", "priority": True,
+     "contacts": [{"name": "Wang Fang", "role": "Maintenance lead", "phone": "0519-7777 4040",
+                   "email": "wang.fang@orientrail.example"}],
+     "products": ["PX-200 pump housing"], "agreements": []},
+    {"code": "C005", "name": "Sunrise Medical Devices", "address": "9 Science Road, Hangzhou", "priority": False,
+     "contacts": [{"name": "Zhao Lei", "role": "Supplier quality", "phone": "0571-4444 5050",
+                   "email": "zhao.lei@sunrise.example"}],
+     "products": ["KT-50 thermostat", "SV-100 valve"], "agreements": []},
+]
+
+
+def seed_demo_customers(ctx: EngineContext) -> list[str]:
+    """A handful of customers so that every form that picks a customer offers some."""
+    with ctx.unit_of_work() as uow:
+        known = set(uow.session.scalars(select(Customer.code)))
+        added = [Customer(**values) for values in DEMO_CUSTOMERS if values["code"] not in known]
+        uow.session.add_all(added)
+        uow.commit()
+    return [c.code for c in added]
 
 
 def ensure_departments(ctx: EngineContext) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from engine.context import EngineContext
 from engine.persistence import schema
-from engine.services.directory import ensure_departments, seed_demo_users
+from engine.services.directory import ensure_departments, seed_demo_customers, seed_demo_users
 from engine.services.processes import ProcessSummary, publish_directory
 
 
@@ -16,6 +16,7 @@ class SetupReport:
     published: list[ProcessSummary] = field(default_factory=list)
     unchanged: list[ProcessSummary] = field(default_factory=list)
     users_added: list[str] = field(default_factory=list)
+    customers_added: list[str] = field(default_factory=list)
 
 
 def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
@@ -26,4 +27,5 @@ def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
         (report.published if created else report.unchanged).append(summary)
     if demo:
         report.users_added = seed_demo_users(ctx)
+        report.customers_added = seed_demo_customers(ctx)
     return report

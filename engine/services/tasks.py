@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
-from engine.catalog import ParsedProcess
+from engine import audit, effects
 from engine.context import EngineContext
 from engine.errors import Conflict, InvalidInput
 from engine.forms import FormDefinition, validate_submission
-from engine.persistence.models import Case, CaseEvent
+from engine.persistence.models import Case
+from engine.services import customers
 from engine.services.actors import Actor
-from engine.services.case_store import load_runtime, save_runtime
-from engine.services.cases import CaseView, EventView, case_view, event_view
+from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.cases import CaseView, case_view
 from engine.services.engine_errors import describe_engine_failure
+from engine.services.records import RecordView, completed_events, record_views
 from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
@@ -28,15 +28,6 @@ from engine.services.work_items import (
     permissions,
     work_item_view,
 )
-
-
-@dataclass(frozen=True)
-class RecordView:
-    """A completed task of the case as a filled-in record: what was submitted, on which form."""
-
-    event: EventView
-    title: str
-    form: FormDefinition | None
 
 
 @dataclass(frozen=True)
@@ -69,11 +60,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
         case = uow.session.get(Case, item.case_id)
         process = ctx.process(case.version)
         form = process.form_for(item.element_id)
-        records = uow.session.scalars(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id, CaseEvent.type == "task_completed")
-            .order_by(CaseEvent.seq)
-        )
+        records = completed_events(uow.session, case.id)
         view = work_item_view(item)
         return TaskPage(
             task=view,
@@ -85,25 +72,12 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
         )
 
 
-def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[RecordView]:
-    """Completed-task events with the title and form of the task that recorded them."""
-    views = []
-    for e in events:
-        info = process.user_tasks.get(e.element_id or "")
-        views.append(RecordView(
-            event=event_view(e),
-            title=info.title if info else (e.element_id or ""),
-            form=process.form_for(e.element_id) if info else None,
-        ))
-    return views
-
-
-def _validated(form: FormDefinition | None, data: Any) -> dict:
+def _validated(session: Session, form: FormDefinition | None, data: Any) -> dict:
     if not isinstance(data, dict):
         raise InvalidInput("Task data must be an object", {"": ["Must be an object."]})
     if form is None:
         return audit.jsonable(data)
-    errors = validate_submission(form, data)
+    errors = validate_submission(form, data) or customers.unknown_customer_fields(session, form.schema, data)
     if errors:
         raise InvalidInput("The form has errors", errors)
     return audit.jsonable(data)
@@ -122,18 +96,20 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         case = uow.session.get(Case, item.case_id)
         if case.status != "running":
             raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
-        clean = _validated(ctx.process(case.version).form_for(item.element_id), data)
+        clean = _validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
         uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
                                      element_id=item.element_id))
         error = None
-        try:
-            runtime.complete(task_id, clean)
-        except Conflict:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-            error = describe_engine_failure(exc)
+        with effects.collecting() as requested:
+            try:
+                runtime.complete(task_id, clean)
+            except Conflict:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+                error = describe_engine_failure(exc)
+        error = error or apply_effects(uow, case, actor, requested)
         try:
             save_runtime(ctx, uow, case, runtime, actor, error)
             uow.session.flush()

@@ -1,0 +1,55 @@
+"""A case's records: each completed task as the filled-in form it was (PROCEDURE §4's paper
+records become these), for the task page, the case page and printing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from engine.catalog import ParsedProcess
+from engine.context import EngineContext
+from engine.errors import NotFound
+from engine.forms import FormDefinition
+from engine.persistence.models import Case, CaseEvent
+from engine.services.cases import EventView, event_view
+
+RECORD_EVENT = "task_completed"
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A completed task of the case as a filled-in record: what was submitted, on which form."""
+
+    event: EventView
+    title: str
+    form: FormDefinition | None
+
+
+def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[RecordView]:
+    """Completed-task events with the title and form of the task that recorded them."""
+    views = []
+    for e in events:
+        info = process.user_tasks.get(e.element_id or "")
+        views.append(RecordView(
+            event=event_view(e),
+            title=info.title if info else (e.element_id or ""),
+            form=process.form_for(e.element_id) if info else None,
+        ))
+    return views
+
+
+def completed_events(session, case_id: int):  # type: ignore[no-untyped-def]
+    return session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == RECORD_EVENT).order_by(CaseEvent.seq)
+    )
+
+
+def case_records(ctx: EngineContext, case_id: int) -> list[RecordView]:
+    """Every record of a case in the order it was made."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        case = uow.session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"No case {case_id}")
+        return record_views(ctx.process(case.version), completed_events(uow.session, case_id))
