@@ -64,7 +64,7 @@ def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) 
     return [publish_bundle(ctx, b) for b in bundles_from_directory(workflows_dir, forms_dir)]
 
 
-def _latest_versions_query():  # type: ignore[no-untyped-def]
+def latest_versions_query():  # type: ignore[no-untyped-def]
     latest = (
         select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("version"))
         .where(ProcessVersion.status == "published")
@@ -80,13 +80,13 @@ def _latest_versions_query():  # type: ignore[no-untyped-def]
 def list_published(ctx: EngineContext) -> list[ProcessSummary]:
     """The newest published version of every process, by name."""
     with ctx.unit_of_work(readonly=True) as uow:
-        rows = uow.session.scalars(_latest_versions_query().order_by(ProcessVersion.name))
+        rows = uow.session.scalars(latest_versions_query().order_by(ProcessVersion.name))
         return [_summary(r) for r in rows]
 
 
 def latest_published(session, process_id: str) -> ProcessVersion:  # type: ignore[no-untyped-def]
     """The version new cases of ``process_id`` start on."""
-    row = session.scalar(_latest_versions_query().where(ProcessVersion.process_id == process_id))
+    row = session.scalar(latest_versions_query().where(ProcessVersion.process_id == process_id))
     if row is None:
         raise NotFound(f"No published process {process_id!r}")
     return row

@@ -1,0 +1,22 @@
+"""The procedure's traceability: each clause, the published elements implementing it, its tests."""
+
+from __future__ import annotations
+
+from engine.config import project_root
+from engine.context import EngineContext
+from engine.services.processes import latest_versions_query
+from engine.traceability import ClauseTrace, elements_by_clause, load_clauses, tests_by_clause, trace
+
+CLAUSES_FILE = "clauses.json"
+
+
+def traceability(ctx: EngineContext) -> list[ClauseTrace]:
+    """Read from what is published (not from the working copy) and from the test suite, if shipped."""
+    clauses = load_clauses(ctx.settings.workflows_dir / CLAUSES_FILE)
+    with ctx.unit_of_work(readonly=True) as uow:
+        files: dict[str, str] = {}
+        for version in uow.session.scalars(latest_versions_query()):
+            files.update({f.path: f.content for f in version.files})
+    tests_dir = project_root() / "tests"
+    tests = tests_by_clause(tests_dir) if tests_dir.is_dir() else {}
+    return trace(clauses, elements_by_clause(files), tests)
