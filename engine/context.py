@@ -15,6 +15,9 @@ from engine.persistence.models import Department, ProcessVersion
 from engine.persistence.uow import UnitOfWork
 from engine.runtime_cache import RuntimeCache
 from engine.sandbox import make_script_engine
+from engine.ttl_cache import TtlCache
+
+TOKEN_CACHE_SECONDS = 30.0
 
 
 @dataclass
@@ -26,6 +29,7 @@ class EngineContext:
     catalog: ProcessCatalog = field(default_factory=ProcessCatalog)
     script_engine: Any = field(default_factory=make_script_engine)
     runtimes: RuntimeCache = field(default_factory=RuntimeCache)
+    token_actors: TtlCache = field(default_factory=lambda: TtlCache(maxsize=1024, ttl=TOKEN_CACHE_SECONDS))
     _departments: frozenset[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

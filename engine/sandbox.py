@@ -19,6 +19,7 @@ import operator
 import os
 import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -333,7 +334,9 @@ class _Policy(RestrictingNodeTransformer):
 
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str, mode: str) -> CodeType:
-    """Cached by source text: a gateway condition is evaluated thousands of times."""
+    """Cached by source text: a gateway condition is evaluated thousands of times. Scripts are
+    dedented and expressions stripped first: BPMN editors indent the text inside XML elements."""
+    source = textwrap.dedent(source).strip("\n") if mode == "exec" else source.strip()
     try:
         return compile_restricted(source, SCRIPT_FILENAME, mode, policy=_Policy)
     except SyntaxError as exc:
@@ -447,19 +450,18 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):
             raise _refuse(f"the task data it produced is larger than {MAX_VALUE_SIZE:,} items or characters")
         return True
 
-
-def check_source(source: str, mode: str) -> None:
-    """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval" or "exec"),
-    so a definition can be refused when it is published rather than mid-case."""
-    _compile(source, mode)
-
-
     def call_service(self, context: dict[str, Any], operation_name: str = "",
                      operation_params: dict | None = None, **_: Any) -> str:
         """Service tasks request engine effects (see engine.effects); the JSON answer becomes the
         task's result variable."""
         params = {name: spec.get("value") for name, spec in (operation_params or {}).items()}
         return json.dumps(effects.request(operation_name, params))
+
+
+def check_source(source: str, mode: str) -> None:
+    """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval" or "exec"),
+    so a definition can be refused when it is published rather than mid-case."""
+    _compile(source, mode)
 
 
 def make_script_engine() -> PythonScriptEngine:

@@ -28,13 +28,20 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """One process (waitress, threads) by default; ``--workers N`` pre-forks N processes (gunicorn)
+    so that requests use every core: each process has its own engine caches, keyed by the
+    database's lock versions, so they never serve each other stale state."""
+    print(f"ServiceFlow on http://{args.host}:{args.port}/", flush=True)
+    if args.workers > 1:
+        from web.multiprocess import serve_forked
+
+        serve_forked(args.host, args.port, args.workers, args.threads)
+        return 0
     from waitress import serve
 
     from web import create_app
 
-    app = create_app()
-    print(f"ServiceFlow on http://{args.host}:{args.port}/", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="ServiceFlow")
+    serve(create_app(), host=args.host, port=args.port, threads=args.threads, ident="ServiceFlow")
     return 0
 
 
@@ -55,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     serve.add_argument("--threads", type=int, default=int(os.environ.get("SERVICEFLOW_THREADS", "8")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("SERVICEFLOW_WORKERS", "1")),
+                       help="processes to serve with (more than 1 uses gunicorn)")
     serve.set_defaults(func=_serve)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

@@ -62,11 +62,16 @@ def _outcome(runtime: CaseRuntime) -> str:
 def _describe_case(uow: UnitOfWork, case: Case, data: dict) -> None:
     """Title and customer as lists show them; a known customer code links the case to its card."""
     customer = data.get(CUSTOMER_FIELD)
-    linked = customers.find_by_code(uow.session, customer)
-    if linked is not None:
-        case.customer_id, case.customer = linked.id, linked.name
-    elif isinstance(customer, str | int):
-        case.customer = str(customer)[:200]
+    if customer != (case.data or {}).get(CUSTOMER_FIELD) or (customer and not case.customer):
+        linked = customers.find_by_code(uow.session, customer)
+        if linked is not None:
+            case.customer_id, case.customer = linked.id, linked.name
+        elif isinstance(customer, str | int):
+            case.customer_id, case.customer = None, str(customer)[:200]
+    _title(case, data)
+
+
+def _title(case: Case, data: dict) -> None:
     for name in TITLE_FIELDS:
         if isinstance(data.get(name), str) and data[name].strip():
             case.title = data[name].strip()[:300]
@@ -132,9 +137,9 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     """Write the workflow state, case summary, inbox rows and resulting events."""
     _write_state(uow, case.id, runtime)
     data = audit.jsonable(runtime.data)
+    _describe_case(uow, case, data)
     case.data = data
     case.updated_at = utcnow()
-    _describe_case(uow, case, data)
     if error is not None:
         case.status, case.error = "error", error
         uow.session.add(audit.record(case, "case_failed", actor, {"error": error}))

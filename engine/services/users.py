@@ -54,12 +54,21 @@ def create_api_token(ctx: EngineContext, username: str, label: str = "") -> str:
 
 
 def actor_for_token(ctx: EngineContext, token: str) -> Actor | None:
+    """The token's actor. Answers are cached for a few seconds (TOKEN_CACHE_SECONDS): an
+    integration calls many times a second, and a deactivated user loses access within that time."""
+    digest = _token_hash(token)
+    cached = ctx.token_actors.get(digest)
+    if cached is not None:
+        return cached
     with ctx.unit_of_work(readonly=True) as uow:
-        row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-        if row is None or not hmac.compare_digest(row.token_hash, _token_hash(token)):
+        row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         user = uow.session.get(User, row.user_id)
-        return Actor.of(user) if user is not None and user.is_active else None
+        actor = Actor.of(user) if user is not None and user.is_active else None
+    if actor is not None:
+        ctx.token_actors.put(digest, actor)
+    return actor
 
 
 def colleagues(ctx: EngineContext, department_id: str | None) -> list[tuple[int, str, str]]:
