@@ -6,6 +6,8 @@ entities, no network, no unbounded trees (billion-laughs and XXE are refused, no
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from engine.errors import InvalidDefinition
@@ -74,14 +76,17 @@ def references(root: etree._Element) -> tuple[set[str], set[str], set[str]]:
 
 
 def space_dmn_input_cells(root: etree._Element) -> None:
-    """Give every DMN input cell a leading space.
+    """Put a space before DMN input cells that start with a keyword operator.
 
-    SpiffWorkflow 3.2 joins an input expression and a cell with no space in between, so a cell
-    ``in ("a", "b")`` over the input ``category`` becomes ``categoryin (...)``. A leading space
-    changes nothing else (cells are Python expressions), so process owners can write cells the
-    way they read.
+    SpiffWorkflow 3.2 joins an input expression and an operator cell with no space in between,
+    so a cell ``in ("a", "b")`` over the input ``category`` becomes ``categoryin (...)``. Only
+    keyword operators need it; other cells (values, comparisons, ``-``) are left as written.
     """
     namespace = etree.QName(root).namespace
     for text in root.iterfind(f".//{{{namespace}}}inputEntry/{{{namespace}}}text"):
-        if text.text and text.text.strip() and not text.text.startswith(" "):
-            text.text = " " + text.text.strip()
+        value = (text.text or "").strip()
+        if KEYWORD_CELL.match(value):
+            text.text = " " + value
+
+
+KEYWORD_CELL = re.compile(r"^(in|not\s+in|is)\b")

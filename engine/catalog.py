@@ -111,6 +111,11 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
         for task_spec in process_spec.task_specs.values():
             if not isinstance(task_spec, UserTask):
                 continue
+            if task_spec.name in tasks:
+                raise InvalidDefinition(
+                    f"bpmn:userTask id={task_spec.bpmn_id!r} is used in more than one process of this "
+                    f"bundle ({bundle_process_ids(spec, subprocess_specs)}); give each user task its own id"
+                )
             props = (task_spec.extensions or {}).get("properties", {})
             form = props.get("formJsonSchemaFilename")
             if form is not None and form not in forms:
@@ -127,6 +132,10 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 department_expression=props.get("departmentExpression"),
             )
     return tasks
+
+
+def bundle_process_ids(spec: Any, subprocess_specs: dict[str, Any]) -> str:
+    return ", ".join([spec.name, *subprocess_specs])
 
 
 def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:

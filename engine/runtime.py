@@ -40,6 +40,7 @@ class ReadyTask:
     lane: str | None
     department: str | None
     form: str | None
+    prefill: dict
 
 
 def resolve_department(lane: str | None, data: dict, departments: frozenset[str]) -> str | None:
@@ -153,9 +154,19 @@ class CaseRuntime:
                     lane=lane,
                     department=department,
                     form=info.form if info else None,
+                    prefill=self._prefill(task),
                 )
             )
         return ready
+
+    def _prefill(self, task: Task) -> dict:
+        """What the task's own data already holds for its form's fields: a revision round shows
+        the last answer, a multi-instance task its own item, a called process its inputs."""
+        form = self.process.form_for(task.task_spec.name)
+        if form is None:
+            return {}
+        fields = form.schema.get("properties", {})
+        return copy.deepcopy({name: value for name, value in task.data.items() if name in fields})
 
     def _department_of(self, task: Task, expression: str) -> str | None:
         """The department a task's ``departmentExpression`` names over its data (None if it names

@@ -88,7 +88,7 @@ def _marker_clauses(decorator: ast.expr) -> list[str]:
     return [a.value for a in decorator.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
 
 
-def tests_by_clause(tests_dir: Path) -> dict[str, list[str]]:
+def marked_tests_by_clause(tests_dir: Path) -> dict[str, list[str]]:
     """Clause id → ``file::test`` of every test marked ``@pytest.mark.clause(...)`` for it."""
     found: dict[str, list[str]] = {}
     for path in sorted(tests_dir.rglob("test_*.py")):

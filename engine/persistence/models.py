@@ -221,6 +221,7 @@ class WorkItem(Base):
     department_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     form: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prefill: Mapped[dict] = mapped_column(JSON, default=dict)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     due_key: Mapped[datetime] = mapped_column(DateTime, default=NO_DUE_DATE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.config import project_root
 from engine.context import EngineContext
 from engine.services.processes import latest_versions_query
-from engine.traceability import ClauseTrace, elements_by_clause, load_clauses, tests_by_clause, trace
+from engine.traceability import ClauseTrace, elements_by_clause, load_clauses, marked_tests_by_clause, trace
 
 CLAUSES_FILE = "clauses.json"
 
@@ -18,5 +18,5 @@ def traceability(ctx: EngineContext) -> list[ClauseTrace]:
         for version in uow.session.scalars(latest_versions_query()):
             files.update({f.path: f.content for f in version.files})
     tests_dir = project_root() / "tests"
-    tests = tests_by_clause(tests_dir) if tests_dir.is_dir() else {}
+    tests = marked_tests_by_clause(tests_dir) if tests_dir.is_dir() else {}
     return trace(clauses, elements_by_clause(files), tests)

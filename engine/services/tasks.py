@@ -46,13 +46,6 @@ class TaskPage:
         return self.permissions.may_complete
 
 
-def _prefill(form: FormDefinition | None, data: dict) -> dict:
-    """Values the case already holds for the form's fields (a revision loop shows the last answer)."""
-    if form is None:
-        return {}
-    return {k: data[k] for k in form.schema.get("properties", {}) if k in data}
-
-
 def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
     """The open task with its form, the case summary and the case's earlier records."""
     with ctx.unit_of_work(readonly=True) as uow:
@@ -66,7 +59,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
             task=view,
             case=case_view(uow, case),
             form=form,
-            prefill=_prefill(form, case.data or {}),
+            prefill=dict(item.prefill or {}),
             records=record_views(process, records),
             permissions=permissions(actor, view, case.status == "running"),
         )

@@ -133,3 +133,20 @@ def test_bundles_from_the_workflows_directory_carry_only_the_forms_they_use():
         used = {t.form for t in parsed.user_tasks.values() if t.form}
         schemas = {p.removeprefix("forms/") for p in found.files if p.endswith(".schema.json")}
         assert schemas == used
+
+
+@pytest.mark.parametrize(("category", "route"), [("quality", "capa"), ("calibration", "onsite"), ("other", "complaint")])
+def test_dmn_cells_route_through_the_catalog_whether_or_not_in_cells_have_a_leading_space(category, route):
+    from engine.runtime import CaseRuntime
+    from engine.sandbox import make_script_engine
+
+    data_dir = Path(__file__).parent / "data"
+    dmn = (data_dir / "sandbox_routing.dmn").read_text().replace("<text> in [", "<text>in [")
+    routing = ProcessBundle("sandbox_routing", "Routing", {
+        "workflows/sandbox_routing.bpmn": (data_dir / "sandbox_routing.bpmn").read_text(),
+        "workflows/sandbox_routing.dmn": dmn,
+    })
+    runtime = CaseRuntime.start(parse_bundle(routing), make_script_engine(),
+                                {"raw_category": category, "serials": [], "width": 3})
+    assert runtime.is_completed
+    assert runtime.data["route"] == route

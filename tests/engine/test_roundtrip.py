@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import effects
 from engine.catalog import bundles_from_directory, parse_bundle
 from engine.runtime import CaseRuntime
 from engine.sandbox import make_script_engine
@@ -54,7 +55,9 @@ def test_every_step_survives_save_and_reload(bundle, seed):
     script_engine = make_script_engine()
     rng = random.Random(seed)
     table = Table()
-    runtime = _reloaded(CaseRuntime.start(process, script_engine, {}), table, script_engine)
+    with effects.collecting():
+        started = CaseRuntime.start(process, script_engine, {})
+    runtime = _reloaded(started, table, script_engine)
     for _step in range(60):
         if runtime.is_completed:
             break
@@ -62,6 +65,7 @@ def test_every_step_survives_save_and_reload(bundle, seed):
         assert ready, "a running case must have a ready task"
         task = rng.choice(ready)
         form = process.form_for(task.element_id)
-        runtime.complete(task.id, sample_object(form.schema, rng) if form else {})
+        with effects.collecting():
+            runtime.complete(task.id, sample_object(form.schema, rng) if form else {})
         runtime = _reloaded(runtime, table, script_engine)
     assert runtime.is_completed or len(runtime.ready_tasks(DEPARTMENTS)) > 0

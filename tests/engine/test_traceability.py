@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from engine.traceability import Clause, elements_by_clause, tests_by_clause, trace
+from engine.traceability import Clause, elements_by_clause, marked_tests_by_clause, trace
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
@@ -37,7 +37,7 @@ def test_clause_markers_on_tests_are_found_and_states_follow(tmp_path: Path):
     traced = trace(
         [Clause("5.5.1", "a", ""), Clause("5.5.3", "b", ""), Clause("5.6", "c", "")],
         elements_by_clause({"workflows/p.bpmn": BPMN}),
-        tests_by_clause(tests),
+        marked_tests_by_clause(tests),
     )
     assert [t.state for t in traced] == ["implemented", "untested", "missing"]
     assert traced[0].tests == ["tests/test_x.py::test_walks"]

@@ -39,7 +39,7 @@ def test_a_crash_before_commit_leaves_the_case_as_it_was_and_the_task_can_be_red
     monkeypatch.undo()
     assert _snapshot(ctx, case.id) == before
     after = complete(ctx, "sales1", case.id, "Record customer feedback", {**FEEDBACK, "category": "complaint"})
-    assert [t.title for t in after.open_tasks] == ["Hand over to complaint handling"]
+    assert [t.title for t in after.open_tasks] == ["Register complaint"]
 
 
 @pytest.mark.parametrize(

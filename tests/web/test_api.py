@@ -101,7 +101,7 @@ def test_two_concurrent_completions_exactly_one_wins(api, app):
         client = app.test_client()
         barrier.wait()
         response = client.post(f"/api/v1/tasks/{task_id}/complete",
-                               json={"data": {**FEEDBACK, "category": "complaint", "customer": user}},
+                               json={"data": {**FEEDBACK, "category": "complaint", "contact": user}},
                                headers={"Authorization": f"Bearer {api.tokens[user]}"})
         statuses.append(response.status_code)
 
