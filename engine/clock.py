@@ -1,19 +1,36 @@
-"""The one source of "now" for the engine, so that tests and replays can move time."""
+"""The one source of "now" for the engine, so that tests and replays can move time.
+
+A clock is any callable returning the current time in UTC: naive (the convention the database
+uses) or time-zone aware (converted). ``utcnow()`` is what goes into the database; ``now()`` is
+the same instant with its time zone, for libraries that compare aware datetimes (SpiffWorkflow's
+timers, see ``engine.spiff_clock``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-_now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None)  # noqa: E731
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_now: Callable[[], datetime] = _system_clock
 
 
 def utcnow() -> datetime:
     """Naive UTC: the same on SQLite (no time zones) and PostgreSQL."""
-    return _now()
+    current = _now()
+    return current if current.tzinfo is None else current.astimezone(UTC).replace(tzinfo=None)
 
 
-def set_clock(now: Callable[[], datetime] | None) -> None:
+def now() -> datetime:
+    """The same instant as ``utcnow()``, time-zone aware (UTC)."""
+    return utcnow().replace(tzinfo=UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
     """Install a clock (tests, replay); ``None`` restores the system clock."""
     global _now
-    _now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
+    _now = clock or _system_clock

@@ -49,6 +49,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.cases import bp as cases_bp
+    from web.customers import bp as customers_bp
     from web.inbox import bp as inbox_bp
     from web.procedure import bp as procedure_bp
     from web.tasks import bp as tasks_bp
@@ -57,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(customers_bp)
     app.register_blueprint(procedure_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

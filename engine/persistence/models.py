@@ -169,6 +169,7 @@ class Case(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
 
     version: Mapped[ProcessVersion] = relationship(lazy="joined")
+    customer_record: Mapped[Customer | None] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -29,6 +29,7 @@ class CaseView:
     version_hash: str
     title: str
     customer: str
+    customer_code: str | None
     status: str
     outcome: str
     error: str
@@ -60,7 +61,8 @@ def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> Case
     return CaseView(
         id=case.id, process_id=case.process_id, process_name=case.version.name,
         version=case.version.version, version_hash=case.version.content_hash, title=case.title,
-        customer=case.customer, status=case.status, outcome=case.outcome, error=case.error,
+        customer=case.customer, customer_code=case.customer_record.code if case.customer_record else None,
+        status=case.status, outcome=case.outcome, error=case.error,
         data=case.data or {}, created_at=case.created_at, updated_at=case.updated_at,
         completed_at=case.completed_at, open_tasks=open_tasks or [],
     )

@@ -140,14 +140,19 @@ def priority_of(row: Customer | None) -> int:
     return 1 if row is not None and row.priority else 0
 
 
-def _check_may_edit(actor: Actor) -> None:
-    if not (actor.departments & EDITING_DEPARTMENTS or actor.is_admin):
+def may_edit_customers(actor: Actor) -> bool:
+    """Customer Data Cards are kept by the Sales Section (PROCEDURE 5.2); admins may correct them."""
+    return bool(actor.departments & EDITING_DEPARTMENTS) or actor.is_admin
+
+
+def check_may_edit_customers(actor: Actor) -> None:
+    if not may_edit_customers(actor):
         raise Forbidden("Customer Data Cards are kept by the Sales Section")
 
 
 def update_customer(ctx: EngineContext, actor: Actor, code: str, changes: dict, version: int) -> CustomerView:
     """A person edits a card; ``version`` is the card version they saw, so no edit is lost."""
-    _check_may_edit(actor)
+    check_may_edit_customers(actor)
     with ctx.unit_of_work() as uow:
         row = uow.session.scalar(select(Customer).where(Customer.code == code))
         if row is None:
@@ -166,7 +171,7 @@ def update_customer(ctx: EngineContext, actor: Actor, code: str, changes: dict, 
 
 def create_customer(ctx: EngineContext, actor: Actor, code: str, values: dict) -> CustomerView:
     """Add a customer to the Customer List."""
-    _check_may_edit(actor)
+    check_may_edit_customers(actor)
     code = code.strip().upper()
     if not code:
         raise InvalidInput("A customer needs a code", {"code": ["This field is required."]})

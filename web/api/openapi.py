@@ -62,7 +62,8 @@ SCHEMAS: dict[str, Any] = {
     "Case": {"type": "object", "properties": {
         "id": {"type": "integer"}, "process_id": {"type": "string"}, "process_name": {"type": "string"},
         "version": {"type": "integer"}, "version_hash": {"type": "string"}, "title": {"type": "string"},
-        "customer": {"type": "string"}, "status": {"enum": ["running", "completed", "error"]},
+        "customer": {"type": "string"}, "customer_code": {"type": ["string", "null"]},
+        "status": {"enum": ["running", "completed", "error"]},
         "outcome": {"type": "string"}, "error": {"type": "string"}, "data": OBJ,
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "completed_at": {"type": ["string", "null"]},

@@ -1,9 +1,11 @@
-"""Case pages: the case list, one case with its history, and starting a case."""
+"""Case pages: the case list, one case with its records and history, its records printed, and
+starting a case."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +14,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.errors import NotFound
+from engine.forms import FormDefinition
 from engine.services import cases, processes
 from engine.services.actors import Actor
-from engine.services.cases import CaseView
+from engine.services.cases import CaseView, EventView
+from engine.services.records import RecordView, case_records
 from engine.services.work_items import WorkItemView, may_work_on
 from web.context import actor, engine
 
@@ -24,6 +29,8 @@ STATUSES = ("running", "completed", "error")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 SUMMARY_LENGTH = 120
+SHORT_HASH = 12
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 # --- helpers shared with the task page ------------------------------------------------------
@@ -65,6 +72,32 @@ def summarize(data: Mapping[str, Any], limit: int = SUMMARY_LENGTH) -> str:
         parts.append(f"{key}: {shown}")
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A completed task of the case: its form when known, else its data as plain key/values."""
+
+    event: EventView
+    title: str
+    form: FormDefinition | None
+    items: list[DisplayItem]
+
+
+def humanize(element_id: str | None) -> str:
+    """``Task_RecordFeedback`` → ``Record feedback``: a readable name when no title is known."""
+    name = (element_id or "").removeprefix("Task_").removeprefix("Activity_")
+    words = _CAMEL.sub(" ", name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower() if words else _("Task")
+
+
+def record_rows(records: Iterable[RecordView]) -> list[RecordRow]:
+    """Records, each with the form that recorded it (plain key/values when it had none)."""
+    return [
+        RecordRow(event=r.event, title=r.title or humanize(r.event.element_id), form=r.form,
+                  items=display_items(r.event.data))
+        for r in records
+    ]
 
 
 @bp.app_template_filter("status_label")
@@ -131,14 +164,40 @@ def index() -> ResponseReturnValue:
 @bp.get("/cases/<int:case_id>")
 @login_required
 def detail(case_id: int) -> ResponseReturnValue:
-    """One case: status, version, data, open tasks and its verified history."""
-    case = cases.get_case(engine(), actor(), case_id)
-    events, broken = cases.case_events(engine(), actor(), case_id)
+    """One case: status, version, its records, open tasks and its verified history."""
+    who = actor()
+    case = cases.get_case(engine(), who, case_id)
+    events, broken = cases.case_events(engine(), who, case_id)
     rows = [(e, summarize(e.data)) for e in events]
     return render_template(
-        "cases/detail.html", case=case, data_items=display_items(case.data), events=rows,
-        broken=broken, short_hash=case.version_hash[:12],
-        open_tasks=[(t, may_work_on(actor(), t)) for t in case.open_tasks],
+        "cases/detail.html", case=case, records=record_rows(case_records(engine(), case_id)),
+        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), events=rows,
+        broken=broken, short_hash=case.version_hash[:SHORT_HASH],
+        open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
+    )
+
+
+@bp.get("/cases/<int:case_id>/records")
+@login_required
+def print_records(case_id: int) -> ResponseReturnValue:
+    """Every record of a case as printable documents, one page each."""
+    case = cases.get_case(engine(), actor(), case_id)
+    return render_template(
+        "cases/print.html", case=case, records=record_rows(case_records(engine(), case_id)),
+        single=False, short_hash=case.version_hash[:SHORT_HASH],
+    )
+
+
+@bp.get("/cases/<int:case_id>/records/<int:seq>")
+@login_required
+def print_record(case_id: int, seq: int) -> ResponseReturnValue:
+    """One record of a case as a printable document."""
+    case = cases.get_case(engine(), actor(), case_id)
+    found = [r for r in record_rows(case_records(engine(), case_id)) if r.event.seq == seq]
+    if not found:
+        raise NotFound(_("Case #%(case)s has no record %(seq)s.", case=case_id, seq=seq))
+    return render_template(
+        "cases/print.html", case=case, records=found, single=True, short_hash=case.version_hash[:SHORT_HASH],
     )
 
 

@@ -3,9 +3,7 @@ completing, claiming, releasing and assigning a task."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,72 +11,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.errors import Conflict, InvalidInput
-from engine.forms import FormDefinition, coerce_form_post, field_labels
-from engine.services import tasks, users, work_items
-from engine.services.cases import EventView
+from engine.forms import coerce_form_post
+from engine.services import customers, tasks, users, work_items
 from engine.services.tasks import TaskPage
-from web.cases import DisplayItem, display_items
+from web.cases import record_rows
 from web.context import actor, engine
+from web.forms import error_links, with_customer_choices
 
 bp = Blueprint("tasks", __name__)
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """A completed task of the case: its form when known, else its data as plain key/values."""
-
-    event: EventView
-    title: str
-    form: FormDefinition | None
-    items: list[DisplayItem]
-
-
-@dataclass(frozen=True)
-class ErrorLink:
-    """One line of the error summary, linking to the field it is about."""
-
-    anchor: str
-    label: str
-    message: str
-
-
-def _humanize(element_id: str | None) -> str:
-    """``Task_RecordFeedback`` → ``Record feedback``: a readable name when no title is known."""
-    name = (element_id or "").removeprefix("Task_").removeprefix("Activity_")
-    words = _CAMEL.sub(" ", name).replace("_", " ").strip()
-    return words[:1].upper() + words[1:].lower() if words else _("Task")
-
-
-def _record_rows(page: TaskPage) -> list[RecordRow]:
-    """Earlier records, each with the form that recorded it (plain key/values when it had none)."""
-    return [
-        RecordRow(event=r.event, title=r.title or _humanize(r.event.element_id), form=r.form,
-                  items=display_items(r.event.data))
-        for r in page.records
-    ]
-
-
-def _pattern(path: str) -> str:
-    """``actions.0.owner`` → ``actions.*.owner``, the key ``field_labels`` uses for array items."""
-    return ".".join("*" if p.isdigit() else p for p in path.split("."))
-
-
-def _error_links(form: FormDefinition | None, errors: Mapping[str, list[str]]) -> list[ErrorLink]:
-    """The error summary: a label and a link to the field for every message."""
-    labels = field_labels(form) if form is not None else {}
-    order = {key: i for i, key in enumerate(labels)}
-    links = []
-    for path, messages in sorted(errors.items(), key=lambda e: order.get(_pattern(e[0]), len(order))):
-        parts = path.split(".") if path else []
-        label = labels.get(_pattern(path), path) if path else _("Form")
-        rows = [str(int(p) + 1) for p in parts if p.isdigit()]
-        if rows:
-            label = _("%(label)s (row %(row)s)", label=label, row=", ".join(rows))
-        anchor = "f-" + path.replace(".", "-") if path else "form-errors"
-        links.extend(ErrorLink(anchor, label, m) for m in messages)
-    return links
 
 
 def _readonly_reason(page: TaskPage) -> str | None:
@@ -96,13 +36,15 @@ def _readonly_reason(page: TaskPage) -> str | None:
 def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], status: int = 200,
             ) -> ResponseReturnValue:
     allowed = page.permissions
+    schema = page.form.schema if page.form is not None else {}
     return render_template(
         "tasks/task.html",
         page=page,
+        form_schema=with_customer_choices(schema, lambda: customers.customer_choices(engine()), data),
         data=data,
         errors=errors,
-        error_links=_error_links(page.form, errors),
-        records=_record_rows(page),
+        error_links=error_links(page.form, errors),
+        records=record_rows(page.records),
         readonly_reason=_readonly_reason(page),
         may_claim=allowed.may_claim,
         may_release=allowed.may_release,
