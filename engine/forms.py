@@ -345,3 +345,29 @@ def _parse_number(text: str, integer: bool) -> int | float | str:
     if not math.isfinite(number):
         return text
     return int(number) if integer and number.is_integer() else number
+
+
+def conform(form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``data`` a form can show and send back unchanged: its declared fields only
+    (at every depth), without nulls. Used to prefill a form from a case's data, which holds more
+    than any one form and may hold nulls a script put there."""
+    return _conform_object(form.schema, data, form.schema)
+
+
+def _conform_object(schema: Mapping[str, Any], data: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    properties = _properties(schema, root)
+    return {
+        name: _conform_value(properties[name], value, root)
+        for name, value in data.items()
+        if name in properties and value is not None
+    }
+
+
+def _conform_value(schema: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> Any:
+    kind = _kind(schema)
+    if kind == "object" and isinstance(value, Mapping):
+        return _conform_object(schema, value, root)
+    if kind == "array" and isinstance(value, list):
+        items = _resolve(schema.get("items"), root)
+        return [_conform_value(items, item, root) for item in value if item is not None]
+    return value

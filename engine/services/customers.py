@@ -8,6 +8,7 @@ recorded with its before and after values.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -236,10 +237,23 @@ def find_by_code(session: Session, code: Any) -> Customer | None:
     return session.scalar(select(Customer).where(Customer.code == code))
 
 
+def _customer_values(schema: dict, data: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every ``format: customer`` field, at any depth of objects and arrays."""
+    if schema.get("format") == "customer":
+        yield path, data
+    elif schema.get("type") == "object" and isinstance(data, dict):
+        for name, prop in (schema.get("properties") or {}).items():
+            if name in data:
+                yield from _customer_values(prop, data[name], f"{path}.{name}" if path else name)
+    elif schema.get("type") == "array" and isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from _customer_values(schema.get("items") or {}, item, f"{path}.{index}")
+
+
 def unknown_customer_fields(session: Session, schema: dict, data: dict) -> dict[str, list[str]]:
     """Errors for the form's customer fields (``format: customer``) that name no customer."""
-    errors: dict[str, list[str]] = {}
-    for name, prop in (schema.get("properties") or {}).items():
-        if prop.get("format") == "customer" and name in data and find_by_code(session, data[name]) is None:
-            errors[name] = ["Unknown customer: choose one from the Customer List."]
-    return errors
+    return {
+        path: ["Unknown customer: choose one from the Customer List."]
+        for path, value in _customer_values(schema, data, "")
+        if value not in (None, "") and find_by_code(session, value) is None
+    }
