@@ -29,9 +29,14 @@ services:
 		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start 2>/dev/null || true
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done; true
 
+# The server and one timer worker run side by side; Ctrl-C, a SIGTERM to make, or the server
+# exiting stops both (the worker finishes the case it is on first).
 run: install
 	$(VENV)/bin/serviceflow setup --demo
-	$(VENV)/bin/serviceflow serve --host $(HOST) --port $(PORT)
+	@$(VENV)/bin/serviceflow worker & worker=$$!; \
+	$(VENV)/bin/serviceflow serve --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
+	wait $$server; status=$$?; kill -TERM $$worker 2>/dev/null; wait; exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check .

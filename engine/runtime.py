@@ -17,11 +17,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import spiff_limits, state_codec
+from engine import spiff_clock, spiff_limits, state_codec, timers
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
+from engine.forms import conform
 
 spiff_limits.apply()
+spiff_clock.apply()
 
 LANE_OWNERS = "lane_owners"
 
@@ -111,6 +113,26 @@ class CaseRuntime:
         if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
 
+    # -- timers: engine.timers reads their due times; engine.services.scheduler fires them --
+
+    def pending_timers(self) -> list[timers.PendingTimer]:
+        """Every timer the case waits on (called subprocesses included), earliest first."""
+        return timers.pending(self._in_state(TaskState.WAITING | TaskState.READY))
+
+    def fire_timers(self, due: list[timers.PendingTimer]) -> None:
+        """Fire exactly the given timers and run the case on to its next wait state.
+
+        Each timer is updated the way ``BpmnWorkflow.refresh_timers`` updates all of them, but only
+        these: the caller has recorded them as fired, and a timer that comes due a moment later
+        must wait for its own record rather than fire unrecorded in this step. A READY timer
+        needs no update; the engine step runs it.
+        """
+        for timer in due:
+            task = self.workflow.get_task_from_id(UUID(timer.task_id))
+            if task.state == TaskState.WAITING:
+                task.task_spec._update(task)
+        self.advance()
+
     def user_task(self, task_id: str) -> Any:
         """The ready user task with this id, or Conflict when it is no longer waiting."""
         try:
@@ -163,10 +185,7 @@ class CaseRuntime:
         """What the task's own data already holds for its form's fields: a revision round shows
         the last answer, a multi-instance task its own item, a called process its inputs."""
         form = self.process.form_for(task.task_spec.name)
-        if form is None:
-            return {}
-        fields = form.schema.get("properties", {})
-        return copy.deepcopy({name: value for name, value in task.data.items() if name in fields})
+        return copy.deepcopy(conform(form, task.data)) if form is not None else {}
 
     def _department_of(self, task: Task, expression: str) -> str | None:
         """The department a task's ``departmentExpression`` names over its data (None if it names

@@ -1,4 +1,4 @@
-"""The ``serviceflow`` command: setup, serve, and API tokens."""
+"""The ``serviceflow`` command: setup, serve, the timer worker, and API tokens."""
 
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from web.worker import main as run
+
+    return run(args.poll, args.batch)
+
+
 def _token(args: argparse.Namespace) -> int:
     from engine.services.users import create_api_token
 
@@ -65,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("SERVICEFLOW_WORKERS", "1")),
                        help="processes to serve with (more than 1 uses gunicorn)")
     serve.set_defaults(func=_serve)
+    worker = sub.add_parser("worker", help="fire due timers until stopped (SIGTERM/SIGINT)")
+    worker.add_argument("--poll", type=float, default=float(os.environ.get("SERVICEFLOW_WORKER_POLL", "5")),
+                        help="seconds between looks for newly scheduled timers")
+    worker.add_argument("--batch", type=int, default=50, help="cases per round")
+    worker.set_defaults(func=_worker)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="print a new API token for USERNAME")

@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select
 
-from engine import audit, effects
+from engine import audit, effects, timers
 from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import ServiceFlowError
@@ -147,5 +147,8 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     elif runtime.is_completed:
         case.status, case.completed_at, case.outcome = "completed", utcnow(), _outcome(runtime)
         uow.session.add(audit.record(case, "case_completed", actor, {"outcome": case.outcome}))
+    # The worker finds due cases by this indexed column alone (engine.services.scheduler).
+    waiting = error is None and not runtime.is_completed
+    case.next_due_at = timers.next_due_at(runtime.pending_timers()) if waiting else None
     ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
     _sync_inbox(ctx, uow, case, ready, actor)

@@ -1,0 +1,211 @@
+"""Time-driven work: firing the timers cases wait on (``serviceflow worker`` runs the loop).
+
+Why it is shaped this way:
+
+- Due work is found through the indexed ``cases.next_due_at`` alone (``save_runtime`` keeps it at
+  the earliest timer of every case), so an idle worker costs one index probe and never reads or
+  deserializes a case that has nothing to do.
+- One case per transaction: lock its row, fire its due timers, save the state, its events and its
+  new due time, commit. A worker killed at any moment loses only the case it had not committed;
+  that case is still due and the next worker fires it. Nothing fires twice, because a firing, its
+  ``timer_fired`` events and the case's new due time are committed together or not at all.
+- Many workers on PostgreSQL claim rows with ``FOR UPDATE SKIP LOCKED``: a worker never waits on
+  nor fires a case another worker holds, and PostgreSQL re-checks the due time of a row it locks,
+  so a case another worker has just advanced no longer matches. SQLite has no row locks; its
+  writers are serialized with BEGIN IMMEDIATE and one worker is the supported set-up there.
+- A worker never waits long for a person: when a case it claimed is being saved by a request at
+  that moment, it backs off (a short lock timeout) and the request's save sets the due time anew.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from engine import audit, clock, effects
+from engine.context import EngineContext
+from engine.persistence.models import Case
+from engine.persistence.uow import UnitOfWork
+from engine.runtime import CaseRuntime
+from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.engine_errors import describe_engine_failure
+from engine.timers import PendingTimer, next_due_at
+
+log = logging.getLogger("serviceflow.worker")
+
+MIN_WAIT_SECONDS = 0.2
+LOCK_TIMEOUT_MS = 500
+BUSY_SQLSTATES = frozenset({"55P03", "40P01"})  # lock_not_available, deadlock_detected
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Who acts when time does: events show "system" and link to no user."""
+
+    id: None = None
+    username: str = "system"
+
+
+SYSTEM = SystemActor()
+
+
+def _claim(uow: UnitOfWork, now: datetime, passed: set[int]) -> Case | None:
+    """Lock the case that has been due longest, skipping rows other workers hold.
+
+    The comparison is strict, as SpiffWorkflow's is: a timer is due once its time is before now.
+    """
+    query = (
+        select(Case.id)
+        .where(Case.next_due_at < now.replace(tzinfo=None), Case.status == "running")
+        .order_by(Case.next_due_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if passed:
+        query = query.where(Case.id.not_in(passed))
+    case_id = uow.session.scalar(query)
+    return uow.session.get(Case, case_id) if case_id is not None else None
+
+
+def _record_fired(uow: UnitOfWork, case: Case, due: list[PendingTimer], now: datetime) -> None:
+    """A ``timer_fired`` event per timer, before the step runs (as a completed task is recorded
+    before its step): the due time and the clock time let a replay fire it at the same moment."""
+    for timer in due:
+        uow.session.add(audit.record(
+            case, "timer_fired", SYSTEM,
+            {"name": timer.name, "due": timer.due.isoformat(), "clock": now.isoformat()},
+            task_id=timer.task_id, element_id=timer.element_id,
+        ))
+
+
+def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, now: datetime) -> bool:
+    """Fire the case's due timers and save what follows; False when nothing was due after all
+    (the stored due time was stale: it is corrected so that the case is not claimed again)."""
+    due = [timer for timer in runtime.pending_timers() if timer.is_due(now)]
+    if not due:
+        case.next_due_at = next_due_at(runtime.pending_timers())
+        return False
+    _record_fired(uow, case, due, now)
+    error = None
+    with effects.collecting() as requested:
+        try:
+            runtime.fire_timers(due)
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+    error = error or apply_effects(uow, case, SYSTEM, requested)
+    save_runtime(ctx, uow, case, runtime, SYSTEM, error)
+    return True
+
+
+def _fail_unloadable(uow: UnitOfWork, case: Case, exc: Exception) -> None:
+    """A case whose state cannot be read would be claimed first forever and hold up every other
+    timer; it goes to error for admins to see, like a case whose step failed."""
+    case.status, case.error, case.next_due_at = "error", describe_engine_failure(exc), None
+    uow.session.add(audit.record(case, "case_failed", SYSTEM, {"error": case.error}))
+
+
+def _load_and_fire(ctx: EngineContext, uow: UnitOfWork, case: Case, now: datetime) -> tuple[CaseRuntime | None, bool]:
+    """The case's runtime (None if it could not be read) and whether its timers fired; flushed."""
+    try:
+        runtime = load_runtime(ctx, uow, case)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see _fail_unloadable
+        _fail_unloadable(uow, case, exc)
+        runtime = None
+    advanced = runtime is not None and _fire(ctx, uow, case, runtime, now)
+    uow.session.flush()
+    return runtime, advanced
+
+
+def _limit_lock_waits(ctx: EngineContext, uow: UnitOfWork) -> None:
+    """Never keep a person waiting, and never deadlock with them. Saving a task writes the case's
+    task rows before its case row; the worker holds the case row first. So on PostgreSQL the
+    worker waits only briefly for a row a request holds, then backs off (see ``_is_busy``)."""
+    if not ctx.database.is_sqlite:
+        uow.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES
+
+
+def _fire_next(ctx: EngineContext, passed: set[int]) -> tuple[int, bool] | None:
+    """Claim, fire and commit one due case: (its id, whether it advanced), or None if none is due.
+    A case someone is saving right now is left for a later round; their save sets its due time."""
+    with ctx.unit_of_work() as uow:
+        _limit_lock_waits(ctx, uow)
+        now = clock.now()
+        case = _claim(uow, now, passed)
+        if case is None:
+            return None
+        case_id = case.id
+        try:
+            runtime, advanced = _load_and_fire(ctx, uow, case, now)
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            log.info("case %s is being changed by someone; its timers fire on a later round", case_id)
+            return case_id, False
+        lock_version, healthy = case.lock_version, case.status == "running"
+        uow.commit()
+    if runtime is not None and healthy:
+        ctx.runtimes.put(case_id, lock_version, runtime)
+    log.debug("case %s: %s", case_id, "timers fired" if advanced else "nothing due")
+    return case_id, advanced
+
+
+def fire_due_timers(ctx: EngineContext, limit: int = 100, stop: threading.Event | None = None) -> int:
+    """Fire the timers of up to ``limit`` due cases, one transaction per case; returns how many
+    cases advanced. Stops early when no case is due any more or ``stop`` is set."""
+    advanced, passed = 0, set()
+    while len(passed) < limit and not (stop is not None and stop.is_set()):
+        claimed = _fire_next(ctx, passed)
+        if claimed is None:
+            break
+        passed.add(claimed[0])
+        advanced += claimed[1]
+    return advanced
+
+
+def seconds_until_due(ctx: EngineContext, poll_seconds: float) -> float:
+    """How long the worker may sleep: until the earliest due time, at most ``poll_seconds`` (cases
+    started or moved by other processes may bring earlier timers), at least a moment (so that a
+    case another worker holds does not make this one spin)."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        earliest = uow.session.scalar(select(func.min(Case.next_due_at)).where(Case.status == "running"))
+    if earliest is None:
+        return poll_seconds
+    return min(max((earliest - clock.utcnow()).total_seconds(), MIN_WAIT_SECONDS), poll_seconds)
+
+
+def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, batch: int) -> float:
+    """One round: fire what is due; return how long to wait before the next round. A failed round
+    (the database is down, say) is logged and retried after ``poll_seconds``: the worker outlives it."""
+    try:
+        advanced = fire_due_timers(ctx, batch, stop)
+        if advanced:
+            log.info("fired the due timers of %d case(s)", advanced)
+        return 0.0 if advanced >= batch else seconds_until_due(ctx, poll_seconds)
+    except SQLAlchemyError as exc:
+        log.warning("database unavailable, retrying in %.0f s: %s", poll_seconds, exc)
+    except Exception:  # noqa: BLE001 - logged with its traceback; the next round may succeed
+        log.exception("firing due timers failed; retrying in %.0f s", poll_seconds)
+    return poll_seconds
+
+
+def run_worker(ctx: EngineContext, stop: threading.Event, poll_seconds: float = 5.0, batch: int = 50) -> None:
+    """Fire due timers until ``stop`` is set (the command sets it on SIGTERM and SIGINT), sleeping
+    until the next due time or for ``poll_seconds``, whichever is sooner. A stop request is
+    honoured between cases, never inside one's transaction."""
+    log.info("worker started (poll every %.1f s, %d cases per round)", poll_seconds, batch)
+    while not stop.is_set():
+        wait = _work_once(ctx, stop, poll_seconds, batch)
+        if wait > 0:
+            stop.wait(wait)
+    log.info("worker stopped")

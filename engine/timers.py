@@ -1,0 +1,83 @@
+"""The timers a case waits on, read from SpiffWorkflow's tasks: which, and when each comes due.
+
+SpiffWorkflow keeps a waiting timer's due time in the task itself (the event value its timer
+definition stored when the timer was reached: an ISO 8601 date-time for ``timeDate`` and
+``timeDuration``, the next occurrence for ``timeCycle``). Reading it back here lets the database
+hold each case's earliest due time in an indexed column, so that a worker finds due cases with one
+index range scan and never deserializes a case that has nothing to do.
+
+A timer counts as pending while its task is WAITING, and also while it is READY: SpiffWorkflow
+marks a timer READY when it notices the time has passed (it checks at the end of every engine
+step) but only runs it on the next step, so a READY timer is due now and the worker must run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    """One timer a case waits on. ``due`` is time-zone aware UTC; ``ready`` means it has already
+    come due and waits only to be run."""
+
+    task_id: str
+    element_id: str
+    name: str
+    due: datetime
+    ready: bool = False
+
+    def is_due(self, now: datetime) -> bool:
+        """SpiffWorkflow fires a timer once its due time is strictly before now; so does this."""
+        return self.ready or self.due < now
+
+
+def due_time(task: Task) -> datetime | None:
+    """When a timer task comes due (aware UTC), or None when it is not a timer or has no next
+    occurrence (a cycle that has run all its repetitions).
+
+    SpiffWorkflow refuses a value it cannot parse at the moment the timer is reached (the step
+    fails and the case goes to error), so a waiting timer always holds a parsable value; anything
+    else is reported as "no due time" rather than failing whoever is saving the case.
+    """
+    spec = task.task_spec
+    if not isinstance(spec, CatchingEvent) or not isinstance(spec.event_definition, TimerEventDefinition):
+        return None
+    value = spec.event_definition.details(task).value
+    if not isinstance(value, str):
+        return None
+    try:
+        due = TimerEventDefinition.parse_time_or_duration(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(due, datetime):
+        return None
+    due = due.astimezone(UTC)
+    return datetime.combine(due.date(), due.time(), UTC)  # a plain datetime, whatever class parsed it
+
+
+def pending(tasks: Iterable[Task]) -> list[PendingTimer]:
+    """The timers among ``tasks`` that are waiting or have come due, earliest first."""
+    found = []
+    for task in tasks:
+        if not task.state & (TaskState.WAITING | TaskState.READY):
+            continue
+        due = due_time(task)
+        if due is not None:
+            spec = task.task_spec
+            found.append(PendingTimer(str(task.id), spec.name, spec.bpmn_name or spec.name, due,
+                                      ready=task.state == TaskState.READY))
+    return sorted(found, key=lambda timer: (timer.due, timer.task_id))
+
+
+def next_due_at(timers: Iterable[PendingTimer]) -> datetime | None:
+    """The earliest due time as naive UTC, the convention of every date-time in the database."""
+    earliest = min((timer.due for timer in timers), default=None)
+    return earliest.astimezone(UTC).replace(tzinfo=None) if earliest is not None else None
