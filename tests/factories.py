@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.context import EngineContext
 from engine.services import cases, tasks, work_items
 from engine.services.actors import Actor
 from engine.services.users import find_actor
+
+
+class MovableClock:
+    """The engine clock as a test sets it: naive UTC, moved by assignment, never by sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def sample_value(schema: dict, rng: random.Random) -> Any:

@@ -16,20 +16,11 @@ from engine.catalog import ProcessBundle, parse_bundle
 from engine.runtime import CaseRuntime
 from engine.sandbox import make_script_engine
 from engine.timers import next_due_at
+from tests.factories import MovableClock
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "data" / "timers"
 DEPARTMENTS = frozenset({"sales", "qc", "tech", "management", "admin"})
 T0 = datetime(2026, 3, 2, 8, 0)
-
-
-class MovableClock:
-    """The engine clock as a test sets it: naive UTC, moved by assignment, never by sleeping."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from engine.services import cases, tasks
 from engine.services.processes import publish_bundle
 from engine.services.scheduler import MIN_WAIT_SECONDS, fire_due_timers, seconds_until_due
 from tests.conftest import make_context
-from tests.factories import actor, complete
+from tests.factories import MovableClock, actor, complete
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "data" / "timers"
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,16 +42,6 @@ DEADLINE_FORM = {
     "required": ["deadline"],
     "properties": {"deadline": {"type": "string", "format": "date", "title": "Deadline"}},
 }
-
-
-class MovableClock:
-    """The engine clock as a test sets it: naive UTC, moved by assignment, never by sleeping."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
