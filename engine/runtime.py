@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -26,6 +27,7 @@ spiff_limits.apply()
 spiff_clock.apply()
 
 LANE_OWNERS = "lane_owners"
+MAX_INSTANCE_NESTING = 50
 
 
 class EngineStalled(ScriptError):
@@ -43,6 +45,22 @@ class ReadyTask:
     department: str | None
     form: str | None
     prefill: dict
+    detail: str = ""
+
+
+DETAIL_LENGTH = 200
+
+
+def describe_item(item: Any) -> str:
+    """One line telling apart the instances of a multi-instance task: its item's text values."""
+    if isinstance(item, dict):
+        parts = [str(v) for v in item.values() if isinstance(v, str | int | float) and not isinstance(v, bool)]
+    elif isinstance(item, list):
+        parts = [str(v) for v in item]
+    else:
+        parts = [] if item is None else [str(item)]
+    text = " · ".join(p for p in parts if p)
+    return text if len(text) <= DETAIL_LENGTH else text[: DETAIL_LENGTH - 1] + "…"
 
 
 def resolve_department(lane: str | None, data: dict, departments: frozenset[str]) -> str | None:
@@ -177,9 +195,27 @@ class CaseRuntime:
                     department=department,
                     form=info.form if info else None,
                     prefill=self._prefill(task),
+                    detail=describe_item(self._instance_item(task)),
                 )
             )
         return ready
+
+    def _instance_item(self, task: Task) -> Any:
+        """The item a multi-instance task (or a task inside a multi-instance subprocess) was made
+        for, as the diagram's input data item names it; None for ordinary tasks."""
+        current: Task | None = task
+        for _ in range(MAX_INSTANCE_NESTING):
+            if current is None:
+                return None
+            parent = current.parent
+            if parent is not None and isinstance(parent.task_spec, MultiInstanceTask):
+                item = parent.task_spec.input_item
+                return task.data.get(item.bpmn_id) if item is not None else None
+            if parent is None and current.workflow is not self.workflow:
+                current = self.workflow.get_task_from_id(current.workflow.parent_task_id)
+            else:
+                current = parent
+        return None
 
     def _prefill(self, task: Task) -> dict:
         """What the task's own data already holds for its form's fields: a revision round shows

@@ -216,6 +216,7 @@ class WorkItem(Base):
     process_id: Mapped[str] = mapped_column(String(120))
     element_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(String(300), default="")
     case_title: Mapped[str] = mapped_column(String(300), default="")
     customer: Mapped[str] = mapped_column(String(200), default="")
     lane: Mapped[str | None] = mapped_column(String(120), nullable=True)

@@ -99,7 +99,7 @@ def _sync_inbox(
                 id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
                 title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
                 department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
-                prefill=audit.jsonable(task.prefill),
+                prefill=audit.jsonable(task.prefill), detail=task.detail,
             )
         )
         uow.session.add(

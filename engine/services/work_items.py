@@ -22,6 +22,7 @@ class WorkItemView:
     process_id: str
     element_id: str
     title: str
+    detail: str
     case_title: str
     customer: str
     lane: str | None
@@ -36,7 +37,7 @@ class WorkItemView:
 def work_item_view(item: WorkItem) -> WorkItemView:
     return WorkItemView(
         id=item.id, case_id=item.case_id, process_id=item.process_id, element_id=item.element_id,
-        title=item.title, case_title=item.case_title, customer=item.customer, lane=item.lane,
+        title=item.title, detail=item.detail or "", case_title=item.case_title, customer=item.customer, lane=item.lane,
         department=item.department_id, assignee=item.assignee.username if item.assignee else None,
         form=item.form, priority=item.priority, due_at=item.due_at, created_at=item.created_at,
     )

@@ -183,3 +183,13 @@ def test_the_liaison_form_revision_prefill_is_valid_for_its_own_form(api):
     decide(case, {k: v for k, v in LIAISON.items() if k != "visit_end_date"}, ("revise",))
     response = case.submit(case.case["open_tasks"][0], case.prefill("Write Liaison Form"))
     assert response.status_code == 200, response.json
+
+
+@pytest.mark.clause("5.3")
+def test_parallel_follow_ups_say_which_question_they_are_for_in_the_inbox_and_the_api(api):
+    case = visit_recorded(api, [QC_QUESTION, TECH_QUESTION])
+    tasks = {t["department"]: t for t in case.case["open_tasks"]}
+    assert QC_QUESTION["question"] in tasks["qc"]["detail"]
+    assert TECH_QUESTION["question"] in tasks["tech"]["detail"]
+    inbox = {t["id"]: t for t in api.get("/inbox", as_="qc1").json}
+    assert QC_QUESTION["question"] in inbox[tasks["qc"]["id"]]["detail"]
