@@ -7,12 +7,15 @@ constants here are the goals and the peer's published figures they are compared 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.machine import BUSY_THRESHOLD_CORES
+from bench.method import method_section
 from bench.server import BENCH_DIR
 
 README = BENCH_DIR / "README.md"
@@ -50,10 +53,19 @@ def machine_info() -> dict[str, Any]:
 
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     return {
-        "nproc": int(nproc) if nproc.isdigit() else None, "cpu": _cpu_model(), "memory_gib": round(_memory_gib(), 1),
+        "nproc": int(nproc) if nproc.isdigit() else None, "cpu": _cpu_model(),
+        "memory_gib": round(_memory_gib(), 1),
         "os": platform.platform(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
         "spiffworkflow": metadata.version("SpiffWorkflow"), "waitress": metadata.version("waitress"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The code the figures belong to; ``-dirty`` when the working tree had uncommitted changes."""
+    result = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR, capture_output=True,
+                            text=True, check=False)
+    return result.stdout.strip() or "unknown"
 
 
 def write_json(results: dict[str, Any]) -> Path:
@@ -70,32 +82,76 @@ def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
+def _spread(summary: dict[str, Any]) -> str:
+    """``median / p95`` of a latency summary."""
+    return f"{_ms(summary['median_ms'])} / {_ms(summary['p95_ms'])}"
+
+
 def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """(label, one cell per backend) for the figures table."""
-    backends = results["backends"]
+    backends, cfg = results["backends"], results["config"]
+    first = next(iter(backends.values()))
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, cell: Any) -> None:
         rows.append((label, [cell(b) for b in backends.values()]))
 
     row("Database", lambda b: b["database"])
-    row(f"Lifecycle throughput ({results['config']['concurrency']} clients)",
+    row(f"Lifecycle throughput, {cfg['concurrency']} clients",
         lambda b: f"{b['lifecycle']['cases_per_s']:.1f} cases/s")
-    row("Task completion, median / p95",
-        lambda b: f"{_ms(b['lifecycle']['completion']['median_ms'])} / {_ms(b['lifecycle']['completion']['p95_ms'])}")
-    row("Case start, median / p95",
-        lambda b: f"{_ms(b['lifecycle']['start']['median_ms'])} / {_ms(b['lifecycle']['start']['p95_ms'])}")
-    row("Pure engine, same diagram (1 thread)", lambda b: f"{results['engine']['cases_per_s']:.0f} cases/s")
-    row("HTTP / engine throughput",
-        lambda b: f"{b['http_engine_ratio']:.3f} ({1 / b['http_engine_ratio']:.0f}× slower)")
-    for point in next(iter(backends.values()))["history"]["points"]:
-        row(f"Loop completion #{point} (median of {results['config']['history_window']})",
+    row(f"Task completion, {cfg['concurrency']} clients, median / p95",
+        lambda b: _spread(b["lifecycle"]["completion"]))
+    row(f"Case start, {cfg['concurrency']} clients, median / p95", lambda b: _spread(b["lifecycle"]["start"]))
+    row("Lifecycle throughput, 1 client",
+        lambda b: f"{b['lifecycle_single_client']['cases_per_s']:.1f} cases/s")
+    row("Task completion, 1 client, median / p95",
+        lambda b: _spread(b["lifecycle_single_client"]["completion"]))
+    row("Pure engine, same diagram, 1 thread", lambda b: f"{results['engine']['cases_per_s']:.0f} cases/s")
+    row(f"HTTP ({cfg['concurrency']} clients) / engine throughput",
+        lambda b: f"{b['http_engine_ratio']:.3f} (HTTP {1 / b['http_engine_ratio']:.0f}× slower)")
+    for point in first["history"]["points"]:
+        row(f"Loop completion #{point} (median of {cfg['history_window']})",
             lambda b, p=point: _ms(b["history"]["points"][p]["median_ms"]))
-    row("Loop #last / #1", lambda b: f"{b['history']['ratio_last_first']:.2f}× (#{b['history']['last_checkpoint']})")
-    for size in next(iter(backends.values()))["inbox"]:
-        row(f"Inbox at {int(size):,} open cases, median / p95",
-            lambda b, s=size: f"{_ms(b['inbox'][s]['median_ms'])} / {_ms(b['inbox'][s]['p95_ms'])}")
+    row("Loop #last / #1",
+        lambda b: f"{b['history']['ratio_last_first']:.2f}× (#{b['history']['last_checkpoint']} / #1)")
+    for size in first["inbox"]:
+        row(f"Inbox at {int(size):,} open cases, median / p95", lambda b, s=size: _spread(b["inbox"][s]))
     return rows
+
+
+def _cpu_cell(cpu: dict[str, float]) -> str:
+    flag = " ⚠" if cpu["other_cores"] > BUSY_THRESHOLD_CORES else ""
+    return f"{cpu['own_cores']:.2f} / {cpu['postgres_cores']:.2f} / {cpu['other_cores']:.2f}{flag}"
+
+
+def _cpu_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Average cores used during each measured workload: benchmark + server / PostgreSQL / others."""
+    backends = results["backends"]
+    first = next(iter(backends.values()))
+    workloads: list[tuple[str, Any]] = [
+        ("Lifecycle, concurrent", lambda b: b["lifecycle"]),
+        ("Lifecycle, 1 client", lambda b: b["lifecycle_single_client"]),
+        ("History", lambda b: b["history"]),
+        *((f"Inbox at {int(size):,}", lambda b, s=size: b["inbox"][s]) for size in first["inbox"]),
+    ]
+    rows = [[label, *(_cpu_cell(pick(b)["cpu"]) for b in backends.values())] for label, pick in workloads]
+    engine = _cpu_cell(results["engine"]["cpu"])
+    return [["Pure engine", *([engine] * len(backends))], *rows]
+
+
+def _cpu_section(results: dict[str, Any]) -> list[str]:
+    names = [BACKEND_TITLES[n] for n in results["backends"]]
+    return [
+        "## CPU during each workload",
+        "",
+        "Average cores busy while each workload ran, as `benchmark + server / PostgreSQL / other "
+        f"processes` (of {results['machine']['nproc']}). ⚠ marks workloads during which other processes "
+        f"used more than {BUSY_THRESHOLD_CORES} cores: their figures are pessimistic. PostgreSQL is shared "
+        "with anything else using it on this machine.",
+        "",
+        *_table(["Workload", *names], _cpu_rows(results)),
+        "",
+    ]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -103,95 +159,63 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def _throughput_targets(name: str, b: dict[str, Any]) -> list[list[str]]:
-    life = b["lifecycle"]
-    verdict = _verdict(life["cases_per_s"] >= GOAL_CASES_PER_S) if name == "sqlite" else "— (goal is for SQLite)"
-    completion = life["completion"]["median_ms"]
-    vs_peer = f"{PEER_COMPLETION_MS / completion:.1f}× faster" if completion < PEER_COMPLETION_MS else "slower"
+def _busy(*measurements: dict[str, Any]) -> str:
+    """A warning for verdicts whose figures were taken while other processes used the CPU."""
+    if any(m["cpu"]["other_cores"] > BUSY_THRESHOLD_CORES for m in measurements):
+        return " (⚠ machine busy)"
+    return ""
+
+
+def _throughput_targets(name: str, b: dict[str, Any], concurrency: int) -> list[list[str]]:
+    life, title = b["lifecycle"], BACKEND_TITLES[name]
+    if name == "sqlite":
+        verdict = _verdict(life["cases_per_s"] >= GOAL_CASES_PER_S) + _busy(life)
+    else:
+        verdict = "— (the goal is for SQLite)"
+    loaded = life["completion"]["median_ms"]
+    single = b["lifecycle_single_client"]["completion"]["median_ms"]
+    speed = PEER_COMPLETION_MS / loaded
+    vs_peer = f"{speed:.1f}× faster" if speed >= 1 else f"{1 / speed:.1f}× slower"
     return [
-        [f"Lifecycle ≥ {GOAL_CASES_PER_S:.0f} cases/s", BACKEND_TITLES[name], f"{life['cases_per_s']:.1f} cases/s",
+        [f"Lifecycle ≥ {GOAL_CASES_PER_S:.0f} cases/s", title, f"{life['cases_per_s']:.1f} cases/s",
          f"{PEER_CASES_PER_S} cases/s", verdict],
-        ["Task completion (median; no goal, peer only)", BACKEND_TITLES[name], _ms(completion),
-         f"{PEER_COMPLETION_MS:.0f} ms", vs_peer],
+        ["Task completion, median (no goal; peer only)", title,
+         f"{_ms(loaded)} ({concurrency} clients), {_ms(single)} (1 client)", f"{PEER_COMPLETION_MS:.0f} ms",
+         f"{vs_peer} than the peer at {concurrency} clients"],
     ]
 
 
-def _scaling_targets(name: str, b: dict[str, Any]) -> list[list[str]]:
-    hist, title = b["history"], BACKEND_TITLES[name]
+def _loop_target(title: str, hist: dict[str, Any]) -> list[str]:
     points = hist["points"]
-    loop_value = " → ".join(f"{_ms(points[p]['median_ms'])} (#{p})" for p in points)
+    value = " → ".join(f"{_ms(points[p]['median_ms'])} (#{p})" for p in points)
     if "1000" in points:
         ratio = points["1000"]["median_ms"] / points["1"]["median_ms"]
-        loop_verdict = f"{ratio:.2f}×: {_verdict(ratio <= GOAL_HISTORY_RATIO)}"
+        verdict = f"{ratio:.2f}×: {_verdict(ratio <= GOAL_HISTORY_RATIO)}{_busy(hist)}"
     else:
-        loop_verdict = f"not measured (run stopped at #{hist['last_checkpoint']})"
-    largest = max(b["inbox"], key=int)
-    inbox = b["inbox"][largest]
+        verdict = f"not measured (this run stopped at #{hist['last_checkpoint']})"
+    return [f"Loop #1000 ≤ {GOAL_HISTORY_RATIO}× #1", title, value, PEER_LOOP, verdict]
+
+
+def _inbox_target(title: str, inbox: dict[str, Any]) -> list[str]:
+    largest = max(inbox, key=int)
     if int(largest) >= GOAL_INBOX_ROWS:
-        inbox_verdict = _verdict(inbox["p95_ms"] <= GOAL_INBOX_P95_MS)
+        verdict = _verdict(inbox[largest]["p95_ms"] <= GOAL_INBOX_P95_MS) + _busy(inbox[largest])
     else:
-        inbox_verdict = f"not measured (largest inbox {int(largest):,})"
-    return [
-        [f"Loop #1000 ≤ {GOAL_HISTORY_RATIO}× #1", title, loop_value, PEER_LOOP, loop_verdict],
-        [f"Inbox p95 ≤ {GOAL_INBOX_P95_MS:.0f} ms at {GOAL_INBOX_ROWS:,} open cases", title,
-         " · ".join(f"{_ms(b['inbox'][s]['p95_ms'])} at {int(s):,}" for s in b["inbox"]), PEER_INBOX, inbox_verdict],
-    ]
+        verdict = f"not measured (largest inbox in this run: {int(largest):,})"
+    value = " · ".join(f"{_ms(inbox[s]['p95_ms'])} at {int(s):,}" for s in inbox)
+    return [f"Inbox p95 ≤ {GOAL_INBOX_P95_MS:.0f} ms at {GOAL_INBOX_ROWS:,} open cases", title, value,
+            PEER_INBOX, verdict]
 
 
 def _target_rows(results: dict[str, Any]) -> list[list[str]]:
     rows: list[list[str]] = []
     for name, b in results["backends"].items():
-        rows += _throughput_targets(name, b)
+        rows += _throughput_targets(name, b, results["config"]["concurrency"])
     for name, b in results["backends"].items():
-        rows += _scaling_targets(name, b)
+        rows.append(_loop_target(BACKEND_TITLES[name], b["history"]))
+    for name, b in results["backends"].items():
+        rows.append(_inbox_target(BACKEND_TITLES[name], b["inbox"]))
     return rows
-
-
-def _first_history(results: dict[str, Any]) -> dict[str, Any]:
-    return next(iter(results["backends"].values()))["history"]
-
-
-def _method(results: dict[str, Any]) -> list[str]:
-    cfg = results["config"]
-    seed = cfg["inbox_seed"]
-    return [
-        "## Method",
-        "",
-        "Every HTTP figure is taken through the real server: `serviceflow serve` (waitress, "
-        f"{cfg['server_threads']} threads) started as a subprocess on 127.0.0.1 and a free port, with "
-        "`SERVICEFLOW_WORKFLOWS=bench/workflows`, `SERVICEFLOW_FORMS=bench/workflows/forms` and a fresh "
-        "database per backend (a temp SQLite file, or a new PostgreSQL database `serviceflow_bench_<random>` "
-        "dropped afterwards), after `serviceflow setup --demo`; the client authenticates with a token from "
-        "`serviceflow token create sales1`. Clients use keep-alive `http.client` connections in the same "
-        f"machine's benchmark process, so client and server share its {results['machine']['nproc']} cores. "
-        "Latency is from sending a request to reading the last byte of its answer; every answer is checked.",
-        "",
-        f"1. **Lifecycle** — {cfg['lifecycle_cases']} cases of `bench_lifecycle` shared by "
-        f"{cfg['concurrency']} client threads (one keep-alive connection each): `POST /api/v1/cases`, then "
-        "`POST /api/v1/tasks/ID/complete` for Step 1..5 with valid data, each next task id taken from the "
-        "answer's `open_tasks`; odd cases take the `amount > 50` branch. Throughput = cases / wall-clock time "
-        "of the batch (after 3 warm-up cases); latency percentiles are over every task completion.",
-        f"   **Pure engine** — the same diagram in this process, one thread, {results['engine']['cases']} cases: "
-        "`bundles_from_directory` + `parse_bundle`, `CaseRuntime.start(process, make_script_engine(), {})`, "
-        "then per step `CaseRuntime.restore` from the last `dump()`, `complete`, `dump()`; no database, no HTTP.",
-        f"2. **History** — one `bench_loop` case whose task is completed {cfg['history_iterations']:,} times "
-        "(again=true until the last) by one client. The figure at #N is the median of "
-        f"{cfg['history_window']} consecutive completions around #N ("
-        + "; ".join(f"#{p}: #{w['from']}–#{w['to']}" for p, w in _first_history(results)["points"].items())
-        + "). The server keeps the live workflow between requests (runtime cache), as in production.",
-        f"3. **Inbox** — {cfg['inbox_requests']} sequential `GET /api/v1/inbox` (first page, default limit "
-        "100) as sales1 after 10 warm-up requests, with "
-        + ", ".join(f"{s:,}" for s in cfg["inbox_sizes"])
-        + " open cases each waiting at Step 1 in the sales inbox (the only open tasks in the database). "
-        f"Seeding: the first {seed:,} cases are started through the real use case "
-        "(`engine.services.cases.start_case`, in the benchmark process, on the same database); their rows in "
-        "`cases`, `case_states`, `work_items` and `case_events` are then bulk-copied with SQL "
-        "`INSERT … SELECT` under new ids (case id, task id — also inside the stored workflow state — and the "
-        "`#id` in titles renumbered; all other columns, including `created_at`, copied as written) until the "
-        "target count is reached. The copies' event hash chains do not verify (the hash covers the case "
-        "id); the inbox does not read them. PostgreSQL gets `ANALYZE` after seeding; SQLite gets nothing "
-        "the app would not do itself.",
-    ]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -200,6 +224,7 @@ def render(results: dict[str, Any]) -> str:
     names = [BACKEND_TITLES[n] for n in results["backends"]]
     figure_rows = [[label, *cells] for label, cells in _figure_rows(results)]
     databases = ", ".join(b["database"] for b in results["backends"].values())
+    load = " / ".join(str(x) for x in m["load_average_at_start"])
     lines = [
         "# Benchmarks",
         "",
@@ -209,25 +234,30 @@ def render(results: dict[str, Any]) -> str:
         f"- Date: {results['date']} ({cfg['mode']} run, {results['total_s'] / 60:.1f} min)",
         f"- Machine: {m['nproc']} cores (`nproc`), {m['cpu']}, {m['memory_gib']} GiB RAM, {m['os']}",
         f"- Software: Python {m['python']}, {databases}, SpiffWorkflow {m['spiffworkflow']}, "
-        f"waitress {m['waitress']}",
+        f"waitress {m['waitress']}; ServiceFlow at `{m['commit']}`",
+        f"- Load average (1/5/15 min) when the run started: {load}. The machine is shared with other "
+        "engineers' test runs: see *CPU during each workload* for who used the cores during each measurement",
         "",
         "## Reproduce",
         "",
         "```sh",
-        "make bench                                  # full run, SQLite and PostgreSQL (~10 min)",
-        ".venv/bin/python -m bench.run --quick       # smaller run (~2 min)",
+        "make bench                                  # full run, SQLite and PostgreSQL",
+        ".venv/bin/python -m bench.run --quick       # smaller run: 1,000 inbox rows, 200 loops",
         ".venv/bin/python -m bench.run --backends sqlite",
+        ".venv/bin/python -m bench.run --workers 2   # pre-forked server (serve --workers 2)",
         "```",
         "",
-        "PostgreSQL is reached as `postgresql+psycopg://postgres@127.0.0.1:5432/postgres` "
+        f"This {cfg['mode']} run took {results['total_s'] / 60:.1f} min. PostgreSQL is reached as "
+        "`postgresql+psycopg://postgres@127.0.0.1:5432/postgres` "
         "(override with `BENCH_PG_ADMIN_URL`); `make bench` starts it when it is down.",
         "",
-        *_method(results),
+        *method_section(results),
         "",
         "## Figures",
         "",
         *_table(["", *names], figure_rows),
         "",
+        *_cpu_section(results),
         "## Targets",
         "",
         f"Peer: {PEER}.",

@@ -9,12 +9,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bench import report, seed, workloads
-from bench.server import BACKENDS, SERVER_THREADS, Backend, database_version, running_server, serviceflow
+from bench.machine import BUSY_THRESHOLD_CORES, cpu_watch, wait_for_quiet
+from bench.server import (
+    BACKENDS,
+    SERVER_THREADS,
+    Backend,
+    Server,
+    database_version,
+    running_server,
+    serviceflow,
+    settle_database,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class Config:
 
     mode: str
     lifecycle_cases: int
+    single_client_cases: int
     engine_cases: int
     concurrency: int
     history_iterations: int
@@ -31,13 +43,20 @@ class Config:
     inbox_seed: int
     inbox_requests: int
     server_threads: int = SERVER_THREADS
+    server_workers: int = 1
+    quiet_wait_s: float = 30.0  # per measured workload, for other processes to leave the CPU
 
 
-FULL = Config("full", lifecycle_cases=300, engine_cases=300, concurrency=4, history_iterations=1000,
-              history_window=workloads.HISTORY_WINDOW, inbox_sizes=(10_000, 100_000), inbox_seed=1000,
-              inbox_requests=200)
-QUICK = Config("quick", lifecycle_cases=60, engine_cases=100, concurrency=4, history_iterations=200,
-               history_window=workloads.HISTORY_WINDOW, inbox_sizes=(1000,), inbox_seed=1000, inbox_requests=200)
+FULL = Config(
+    "full", lifecycle_cases=1000, single_client_cases=200, engine_cases=500, concurrency=4,
+    history_iterations=1000, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(10_000, 100_000),
+    inbox_seed=1000, inbox_requests=200,
+)
+QUICK = Config(
+    "quick", lifecycle_cases=100, single_client_cases=30, engine_cases=100, concurrency=4,
+    history_iterations=200, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(1000,),
+    inbox_seed=1000, inbox_requests=200, quiet_wait_s=5.0,
+)
 
 
 def log(message: str) -> None:
@@ -45,7 +64,21 @@ def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def inbox_workload(backend: Backend, port: int, token: str, cfg: Config) -> dict[str, Any]:
+def watched(fn: Callable[[], dict[str, Any]], cfg: Config, *pids: int) -> dict[str, Any]:
+    """``fn()``'s result with the CPU use of everyone during it (see ``bench.machine``), after
+    waiting a little for other processes to leave the CPU alone."""
+    waited = wait_for_quiet(cfg.quiet_wait_s)
+    if waited > 5:
+        log(f"  waited {waited:.0f} s for the machine to quiet down")
+    with cpu_watch(*pids) as cpu:
+        result = fn()
+    result["cpu"] = {**cpu, "waited_for_quiet_s": waited}
+    if cpu["other_cores"] > BUSY_THRESHOLD_CORES:
+        log(f"  warning: other processes used {cpu['other_cores']:.2f} cores meanwhile")
+    return result
+
+
+def inbox_workload(backend: Backend, server: Server, token: str, cfg: Config) -> dict[str, Any]:
     """Seed the smallest size through the use cases, then grow by SQL copies and measure each size."""
     count = min(cfg.inbox_seed, min(cfg.inbox_sizes))
     ids, seconds = workloads.timed(lambda: seed.start_cases(backend.url, count))
@@ -55,14 +88,29 @@ def inbox_workload(backend: Backend, port: int, token: str, cfg: Config) -> dict
     try:
         for size in cfg.inbox_sizes:
             _, copy_s = workloads.timed(lambda s=size: seeder.grow_to(s))
-            measured = workloads.inbox(port, token, cfg.inbox_requests, expected_items=100)
+            settle_database(backend.url)
+            measured = watched(lambda: workloads.inbox(server.port, token, cfg.inbox_requests, 100),
+                               cfg, server.process.pid)
             results[str(size)] = {**measured, "seed_use_case_cases": count, "seed_use_case_s": seconds,
                                   "seed_copy_s": copy_s}
-            log(f"  inbox at {size:,}: median {measured['median_ms']:.1f} ms, p95 {measured['p95_ms']:.1f} ms "
-                f"(copying took {copy_s:.1f} s)")
+            log(f"  inbox at {size:,}: median {measured['median_ms']:.1f} ms, "
+                f"p95 {measured['p95_ms']:.1f} ms (copying took {copy_s:.1f} s)")
     finally:
         seeder.close()
     return results
+
+
+def lifecycle_workloads(server: Server, token: str, cfg: Config) -> dict[str, Any]:
+    """The concurrent lifecycle batch, then a single-client one for the unloaded latency."""
+    port, pid = server.port, server.process.pid
+    cases, clients = cfg.lifecycle_cases, cfg.concurrency
+    life = watched(lambda: workloads.lifecycle_http(port, token, cases, clients), cfg, pid)
+    log(f"  {cfg.concurrency} clients: {life['cases_per_s']:.1f} cases/s, "
+        f"completion median {life['completion']['median_ms']:.1f} ms")
+    single = watched(lambda: workloads.lifecycle_http(port, token, cfg.single_client_cases, 1), cfg, pid)
+    log(f"  1 client: {single['cases_per_s']:.1f} cases/s, "
+        f"completion median {single['completion']['median_ms']:.1f} ms")
+    return {"lifecycle": life, "lifecycle_single_client": single}
 
 
 def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, Any]:
@@ -72,42 +120,47 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
         serviceflow(backend, "setup", "--demo")
         token = serviceflow(backend, "token", "create", "sales1").strip()
         result: dict[str, Any] = {"database": database_version(backend.url)}
-        with running_server(backend, cfg.server_threads) as server:
+        with running_server(backend, cfg.server_threads, cfg.server_workers) as server:
             log(f"{name}: server on port {server.port}; lifecycle x{cfg.lifecycle_cases}")
-            life = workloads.lifecycle_http(server.port, token, cfg.lifecycle_cases, cfg.concurrency)
-            result["lifecycle"] = life
-            result["http_engine_ratio"] = life["cases_per_s"] / engine_cases_per_s
-            log(f"  {life['cases_per_s']:.1f} cases/s, completion median {life['completion']['median_ms']:.1f} ms")
+            result.update(lifecycle_workloads(server, token, cfg))
+            result["http_engine_ratio"] = result["lifecycle"]["cases_per_s"] / engine_cases_per_s
+            settle_database(backend.url)
             log(f"{name}: history x{cfg.history_iterations}")
-            result["history"] = workloads.history(server.port, token, cfg.history_iterations)
-            log("  " + ", ".join(f"#{p} {v['median_ms']:.1f} ms" for p, v in result["history"]["points"].items()))
+            result["history"] = watched(lambda: workloads.history(server.port, token, cfg.history_iterations),
+                                        cfg, server.process.pid)
+            points = result["history"]["points"]
+            log("  " + ", ".join(f"#{p} {v['median_ms']:.1f} ms" for p, v in points.items()))
             log(f"{name}: inbox {', '.join(f'{s:,}' for s in cfg.inbox_sizes)}")
-            result["inbox"] = inbox_workload(backend, server.port, token, cfg)
+            result["inbox"] = inbox_workload(backend, server, token, cfg)
     return result
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer cases, 1,000 inbox rows, 200 loop iterations")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer cases, 1,000 inbox rows, 200 loop iterations")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (serviceflow serve --workers); default 1: one process")
     args = parser.parse_args(argv)
     args.backend_names = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backend_names) - set(BACKENDS)
     if unknown or not args.backend_names:
-        parser.error(f"unknown backends: {', '.join(sorted(unknown)) or '(none)'}; choose from {', '.join(BACKENDS)}")
+        parser.error(f"unknown backends: {', '.join(sorted(unknown)) or '(none)'}; "
+                     f"choose from {', '.join(BACKENDS)}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    cfg = QUICK if args.quick else FULL
+    cfg = replace(QUICK if args.quick else FULL, server_workers=args.workers)
     began = time.perf_counter()
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "config": asdict(cfg),
         "machine": report.machine_info(),
     }
     log(f"pure engine x{cfg.engine_cases}")
-    results["engine"] = workloads.engine_lifecycle(cfg.engine_cases)
+    results["engine"] = watched(lambda: workloads.engine_lifecycle(cfg.engine_cases), cfg)
     log(f"  {results['engine']['cases_per_s']:.0f} cases/s")
     results["backends"] = {name: run_backend(name, cfg, results["engine"]["cases_per_s"])
                            for name in args.backend_names}

@@ -2,10 +2,11 @@
 
 Starting 100,000 cases one by one would take most of the time budget, and what the inbox reads
 does not depend on how a row got there. So ~1,000 cases are started with ``start_case`` (the use
-case the API calls, in this process, on the same database), and those rows of ``cases``,
-``case_states``, ``work_items`` and ``case_events`` are copied with ``INSERT … SELECT`` under new
-ids until the target count of open cases is reached: the same columns and values the app wrote,
-with the case id, the task id (also inside the stored workflow state) and the title renumbered.
+case the API calls, in this process, on the same database), and their rows of ``cases``,
+``case_states``, ``case_tasks``, ``work_items`` and ``case_events`` are copied with
+``INSERT … SELECT`` under new ids until the target count of open cases is reached: the columns
+and values the app wrote, with the case id, the open task's id (also inside the stored workflow
+state) and the ``#id`` in titles renumbered, so that a copied case can still be worked on.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from bench.server import FORMS, WORKFLOWS
 from bench.workloads import LIFECYCLE
 
 SEED_USER = "sales1"
 SEED_DEPARTMENT = "sales"
+COPIED_TABLES = ("cases", "case_states", "case_tasks", "work_items", "case_events")
 
 
 def start_cases(url: str, count: int) -> list[int]:
@@ -35,9 +37,8 @@ def start_cases(url: str, count: int) -> list[int]:
     ctx = build_context(settings)
     try:
         actor = find_actor(ctx, SEED_USER)
-        return sorted(
-            start_case(ctx, actor, LIFECYCLE, {"customer": f"Bench customer {n % 100}"}).id for n in range(count)
-        )
+        data = [{"customer": f"Bench customer {n % 100}"} for n in range(count)]
+        return sorted(start_case(ctx, actor, LIFECYCLE, d).id for d in data)
     finally:
         ctx.database.dispose()
 
@@ -50,32 +51,43 @@ def _new_task_id(column: str, dialect: str) -> str:
     return f"substr({column}, 1, 24) || substr('000000000000' || k.j, -12)"
 
 
-def _copy_statements(dialect: str, shift: int) -> list[str]:
-    """INSERT … SELECT per table, crossing the template rows with the copy numbers in ``bench_copies``."""
-    new_case = f"c.id + k.j * {shift}"
+def _insert(table: str, alias: str, renumbered: dict[str, str], columns: list[str], joins: str) -> str:
+    """One ``INSERT … SELECT`` of a table's template rows crossed with the copy numbers ``k.j``:
+    the ``renumbered`` columns get new values, every other column of ``columns`` is copied."""
+    copied = [c for c in columns if c not in renumbered]
+    names = [*renumbered, *copied]
+    values = [*renumbered.values(), *(f"{alias}.{c}" for c in copied)]
+    return (f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)}"
+            f" FROM {table} {alias} {joins} CROSS JOIN bench_copies k WHERE c.id BETWEEN :first AND :last")
+
+
+def _copy_statements(dialect: str, shift: int, columns: dict[str, list[str]]) -> list[str]:
+    """The copy statements in foreign-key order; copy ``k.j`` adds ``k.j * shift`` to case ids.
+    ``columns`` is each table's columns as the database has them, so that a schema change is
+    copied along rather than silently left at its default."""
+    case = f"c.id + k.j * {shift}"
     task = _new_task_id("w.id", dialect)
-    in_template = "BETWEEN :first AND :last"
+
+    def title(column: str) -> str:
+        return f"REPLACE({column}, '#' || CAST(c.id AS TEXT), '#' || CAST({case} AS TEXT))"
+
+    def on_case(alias: str) -> str:
+        return f"JOIN cases c ON c.id = {alias}.case_id"
+
+    with_item = "JOIN work_items w ON w.case_id = c.id"
+    event_columns = [c for c in columns["case_events"] if c != "id"]  # the database numbers events
     return [
-        "INSERT INTO cases (id, process_version_id, process_id, title, customer, status, outcome, error, data,"
-        " lock_version, event_count, last_event_hash, created_by_id, created_at, updated_at, completed_at,"
-        f" next_due_at) SELECT {new_case}, c.process_version_id, c.process_id,"
-        f" REPLACE(c.title, '#' || CAST(c.id AS TEXT), '#' || CAST({new_case} AS TEXT)), c.customer, c.status,"
-        " c.outcome, c.error, c.data, c.lock_version, c.event_count, c.last_event_hash, c.created_by_id,"
-        " c.created_at, c.updated_at, c.completed_at, c.next_due_at"
-        f" FROM cases c CROSS JOIN bench_copies k WHERE c.id {in_template}",
-        f"INSERT INTO case_states (case_id, state) SELECT {new_case}, REPLACE(s.state, w.id, {task})"
-        " FROM case_states s JOIN cases c ON c.id = s.case_id JOIN work_items w ON w.case_id = c.id"
-        f" CROSS JOIN bench_copies k WHERE c.id {in_template}",
-        "INSERT INTO work_items (id, case_id, process_id, element_id, title, case_title, customer, lane,"
-        f" department_id, assignee_id, form, priority, due_at, created_at) SELECT {task}, {new_case},"
-        f" w.process_id, w.element_id, w.title, REPLACE(w.case_title, '#' || CAST(c.id AS TEXT),"
-        f" '#' || CAST({new_case} AS TEXT)), w.customer, w.lane, w.department_id, w.assignee_id, w.form,"
-        " w.priority, w.due_at, w.created_at FROM work_items w JOIN cases c ON c.id = w.case_id"
-        f" CROSS JOIN bench_copies k WHERE c.id {in_template}",
-        "INSERT INTO case_events (case_id, seq, type, at, actor_id, actor, task_id, element_id, data,"
-        f" version_hash, prev_hash, hash) SELECT {new_case}, e.seq, e.type, e.at, e.actor_id, e.actor,"
-        f" {_new_task_id('e.task_id', dialect)}, e.element_id, e.data, e.version_hash, e.prev_hash, e.hash"
-        f" FROM case_events e JOIN cases c ON c.id = e.case_id CROSS JOIN bench_copies k WHERE c.id {in_template}",
+        _insert("cases", "c", {"id": case, "title": title("c.title")}, columns["cases"], ""),
+        _insert("case_states", "s", {"case_id": case, "state": f"REPLACE(s.state, w.id, {task})"},
+                columns["case_states"], f"{on_case('s')} {with_item}"),
+        _insert("case_tasks", "t", {
+            "case_id": case, "task_id": f"CASE WHEN t.task_id = w.id THEN {task} ELSE t.task_id END",
+            "state": f"REPLACE(t.state, w.id, {task})",
+        }, columns["case_tasks"], f"{on_case('t')} {with_item}"),
+        _insert("work_items", "w", {"id": task, "case_id": case, "case_title": title("w.case_title")},
+                columns["work_items"], on_case("w")),
+        _insert("case_events", "e", {"case_id": case, "task_id": _new_task_id("e.task_id", dialect)},
+                event_columns, on_case("e")),
     ]
 
 
@@ -112,7 +124,9 @@ class InboxSeeder:
         conn.execute(text("DELETE FROM bench_copies"))
         conn.execute(text("INSERT INTO bench_copies (j) VALUES (:j)"), [{"j": j} for j in copies])
         params: dict[str, Any] = {"first": self.template[0], "last": last_template_id}
-        for statement in _copy_statements(self.engine.dialect.name, self.template[-1]):
+        schema = inspect(conn)
+        columns = {t: [c["name"] for c in schema.get_columns(t)] for t in COPIED_TABLES}
+        for statement in _copy_statements(self.engine.dialect.name, self.template[-1], columns):
             conn.execute(text(statement), params)
 
     def grow_to(self, target: int) -> None:
@@ -128,17 +142,23 @@ class InboxSeeder:
             if not self.is_sqlite:
                 self._advance_sequences(conn)
         if not self.is_sqlite:
-            with self.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
+            self._vacuum_analyze()
         if self.open_items() != target:
             raise RuntimeError(f"seeding reached {self.open_items()} open tasks, not {target}")
+
+    def _vacuum_analyze(self) -> None:
+        """Fresh statistics for the planner, and the vacuum autovacuum would otherwise start on the
+        new rows in the middle of the measurement (it cannot run inside a transaction)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
 
     @staticmethod
     def _advance_sequences(conn: Connection) -> None:
         """Explicit ids do not move PostgreSQL's sequences; without this the app's next case would
         collide with a copy."""
         for table in ("cases", "case_events"):
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            top = f"(SELECT max(id) FROM {table})"
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {top})"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -122,6 +122,18 @@ def database_version(url: str) -> str:
         engine.dispose()
 
 
+def settle_database(url: str) -> None:
+    """Write back what the previous workload left in memory (PostgreSQL ``CHECKPOINT``, SQLite WAL
+    checkpoint) so that its write-back does not land in the next workload's latencies."""
+    engine = create_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            statement = "PRAGMA wal_checkpoint(TRUNCATE)" if url.startswith("sqlite") else "CHECKPOINT"
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 def free_port() -> int:
     """A port nobody listens on now (the tiny race until the server binds it is acceptable)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -148,7 +160,8 @@ def _wait_until_ready(server: Server) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"serviceflow serve exited with {server.process.returncode}:\n{server.log_tail()}")
+            code = server.process.returncode
+            raise RuntimeError(f"serviceflow serve exited with {code}:\n{server.log_tail()}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
             conn.request("GET", "/api/v1/openapi.json")
@@ -159,7 +172,9 @@ def _wait_until_ready(server: Server) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"serviceflow serve did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+    raise RuntimeError(
+        f"serviceflow serve did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
+    )
 
 
 def _stop(server: Server) -> None:
@@ -175,15 +190,17 @@ def _stop(server: Server) -> None:
 
 
 @contextmanager
-def running_server(backend: Backend, threads: int = SERVER_THREADS) -> Iterator[Server]:
-    """``serviceflow serve`` on 127.0.0.1 and a free port, stopped however the block ends."""
+def running_server(backend: Backend, threads: int = SERVER_THREADS, workers: int = 1) -> Iterator[Server]:
+    """``serviceflow serve`` on 127.0.0.1 and a free port, stopped however the block ends.
+    ``workers`` > 1 asks for the pre-forked multi-process server; 1 is the default single process."""
     port = free_port()
     log_path = backend.workdir / "server.log"
+    command = [*_serviceflow_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--threads", str(threads)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*_serviceflow_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
-            env=backend.env(), stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, env=backend.env(), stdout=log, stderr=subprocess.STDOUT)
     server = Server(process, port, log_path)
     try:
         _wait_until_ready(server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, create_engine, event
@@ -39,10 +40,15 @@ class Database:
     read_engine: Engine
     _writer: sessionmaker = field(init=False, repr=False)
     _reader: sessionmaker = field(init=False, repr=False)
+    write_lock: threading.RLock | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._writer = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=False)
         self._reader = sessionmaker(bind=self.read_engine, expire_on_commit=False, autoflush=False)
+        if self.is_sqlite:
+            # SQLite admits one writer; its busy handler makes the others poll with sleeps of up to
+            # 100 ms. Writers of this process queue on a lock instead and start the moment it frees.
+            self.write_lock = threading.RLock()
 
     @classmethod
     def connect(cls, url: str) -> Database:

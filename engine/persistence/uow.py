@@ -19,6 +19,9 @@ class UnitOfWork:
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
+        self._lock = None if self.readonly else self.database.write_lock
+        if self._lock is not None:
+            self._lock.acquire()
         self.session = self.database.session(readonly=self.readonly)
         return self
 
@@ -28,8 +31,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
-        self.session.close()
+        try:
+            self.session.rollback()
+            self.session.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         if self.readonly:

@@ -1,0 +1,97 @@
+"""The README's description of how each figure was taken, written from the run's own settings so
+that the text can never disagree with the numbers beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _first_history(results: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(results["backends"].values()))["history"]
+
+
+def _server_kind(cfg: dict[str, Any]) -> str:
+    workers = cfg.get("server_workers", 1)
+    if workers > 1:
+        return (f"`serviceflow serve --workers {workers}` (gunicorn, {workers} processes × "
+                f"{cfg['server_threads']} threads)")
+    return f"`serviceflow serve` (one process: waitress, {cfg['server_threads']} threads)"
+
+
+def _server_paragraph(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    return (
+        f"Every HTTP figure is taken through the real server: {_server_kind(cfg)} started as a "
+        "subprocess on 127.0.0.1 and a free port, with "
+        "`SERVICEFLOW_WORKFLOWS=bench/workflows`, `SERVICEFLOW_FORMS=bench/workflows/forms` and a fresh "
+        "database per backend (a temp SQLite file, or a new PostgreSQL database "
+        "`serviceflow_bench_<random>` dropped afterwards), after `serviceflow setup --demo`; the client "
+        "authenticates with a token from `serviceflow token create sales1`. Clients use keep-alive "
+        "`http.client` connections from the benchmark process on the same machine, so client, server and "
+        f"PostgreSQL share its {results['machine']['nproc']} cores. Latency is from sending a request to "
+        "reading the last byte of its answer; every answer is checked (status, next task, final state). "
+        f"Before each measured workload the benchmark waits ({cfg['quiet_wait_s']:.0f} s at most) for the "
+        "machine's cores to be "
+        "idle, since the machine is shared; the CPU table below shows who used the cores during each one. "
+        "Before the history and each inbox measurement the database is also checkpointed (PostgreSQL "
+        "`CHECKPOINT`, SQLite `PRAGMA wal_checkpoint(TRUNCATE)`) so that one workload's write-back does "
+        "not land in the next one's figures."
+    )
+
+
+def _lifecycle_items(results: dict[str, Any]) -> list[str]:
+    cfg = results["config"]
+    return [
+        f"1. **Lifecycle** — {cfg['lifecycle_cases']:,} cases of `bench_lifecycle` shared by "
+        f"{cfg['concurrency']} client threads (one keep-alive connection each): `POST /api/v1/cases`, then "
+        "`POST /api/v1/tasks/ID/complete` for Step 1..5 with valid data, each next task id taken from the "
+        "answer's `open_tasks`; odd cases take the `amount > 50` branch. Throughput = cases / wall-clock "
+        "time of the batch (after 3 warm-up cases); latency percentiles are over every task completion, so "
+        f"they include queueing behind the other clients. Then {cfg['single_client_cases']} more cases with "
+        "1 client, for the unloaded latency.",
+        "   **Pure engine** — the same diagram in the benchmark process before any server runs, one thread, "
+        f"median of {results['engine']['rounds']} rounds of {results['engine']['cases']:,} cases: "
+        "`bundles_from_directory` + `parse_bundle`, "
+        "`CaseRuntime.start(process, make_script_engine(), {})`, then at every step `CaseRuntime.restore` "
+        "from the saved state, `complete`, and save again with `dump_delta()` (the skeleton and task rows "
+        "the app stores, kept in a dict); no database, no HTTP.",
+    ]
+
+
+def _history_item(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    points = _first_history(results)["points"]
+    windows = "; ".join(f"#{p}: #{w['from']}–#{w['to']}" for p, w in points.items())
+    return (
+        f"2. **History** — one `bench_loop` case whose task is completed {cfg['history_iterations']:,} times "
+        "(again=true until the last) by one client. The figure at #N is the median of "
+        f"{cfg['history_window']} consecutive completions around #N ({windows}; the very last completion, "
+        "again=false, also ends the case). The server keeps the live "
+        "workflow between requests (its runtime cache), as it does in production."
+    )
+
+
+def _inbox_item(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    sizes = ", ".join(f"{s:,}" for s in cfg["inbox_sizes"])
+    return (
+        f"3. **Inbox** — {cfg['inbox_requests']} sequential `GET /api/v1/inbox` (first page, default limit "
+        f"100) as sales1 after 10 warm-up requests, with {sizes} open cases each waiting at Step 1 in the "
+        "sales inbox (the only open tasks in the database). **Seeding:** the first "
+        f"{cfg['inbox_seed']:,} cases are started through the real use case "
+        "(`engine.services.cases.start_case`, in the benchmark process, on the same database); their rows "
+        "in `cases`, `case_states`, `case_tasks`, `work_items` and `case_events` are then bulk-copied with "
+        "SQL `INSERT … SELECT` under new ids until the target count is reached: the case id, the open "
+        "task's id (also inside the stored workflow state) and the `#id` in titles are renumbered, every "
+        "other column (including `created_at`) is copied as the app wrote it, and a copied case can be "
+        "worked through the API like any other. The copies' event hash chains do not verify (the hash "
+        "covers the case id); the inbox does not read them. PostgreSQL gets `VACUUM ANALYZE` after "
+        "seeding (fresh statistics, and no autovacuum of the new rows during the measurement); SQLite gets "
+        "nothing the app would not do itself."
+    )
+
+
+def method_section(results: dict[str, Any]) -> list[str]:
+    """The README's Method section, with this run's sizes filled in."""
+    return ["## Method", "", _server_paragraph(results), "", *_lifecycle_items(results),
+            _history_item(results), _inbox_item(results)]
