@@ -13,9 +13,16 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pybabel -q compile -d web/translations
 	touch $(STAMP)
 
-install: $(STAMP)
+# The interface's translations (web/translations/<lang>/LC_MESSAGES/messages.po), compiled.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+
+%/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po | $(STAMP)
+	$(VENV)/bin/pybabel -q compile -d web/translations
+
+install: $(STAMP) $(MO_FILES)
 
 # Debian's chromium for the browser tests (Playwright drives it; no downloaded browser).
 browser:

@@ -53,6 +53,24 @@ def _pg_reachable() -> str | None:
         return str(exc).splitlines()[0]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """The tests run without ``make``: compile a catalog whose .mo is missing or older than its .po."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (ROOT / "web" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_name(f"messages.{os.getpid()}.mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)  # atomic: parallel workers may compile at the same time
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "serviceflow.db"
@@ -87,6 +105,7 @@ def _fresh_pg(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE users SET locale = 'en' WHERE locale <> 'en'"))  # a test's language switch
     engine.dispose()
 
 

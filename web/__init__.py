@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from engine.context import EngineContext, build_context
-from web import errors, formatting
+from engine.services.users import LOCALES
+from web import errors, formatting, i18n
 from web.auth import login_manager
 
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 csrf = CSRFProtect()
 babel = Babel()
 
 
 def _select_locale() -> str:
-    from flask import request
+    """The signed-in user's saved language; else the one chosen on the sign-in page; else the browser's."""
+    from flask import request, session
     from flask_login import current_user
 
-    if getattr(current_user, "is_authenticated", False) and current_user.actor.locale:
+    if getattr(current_user, "is_authenticated", False) and current_user.actor.locale in LOCALES:
         return current_user.actor.locale
-    return request.accept_languages.best_match(["en", "zh"]) or "en"
+    if session.get("locale") in LOCALES:
+        return str(session["locale"])
+    return request.accept_languages.best_match(list(LOCALES)) or "en"
 
 
 def create_app(test_config: dict | None = None, context: EngineContext | None = None) -> Flask:
@@ -33,6 +40,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=ctx.settings.production,
         WTF_CSRF_TIME_LIMIT=None,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
     )
     app.config.update(test_config or {})
     app.extensions["serviceflow"] = ctx
@@ -40,6 +48,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
     formatting.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from engine.forms import FormDefinition, field_labels
+from web.i18n import form_text
 
 CUSTOMER_FORMAT = "customer"
 
@@ -37,7 +38,8 @@ def error_links(form: FormDefinition | None, errors: Mapping[str, list[str]]) ->
     links = []
     for path, messages in sorted(errors.items(), key=lambda e: order.get(_pattern(e[0]), len(order))):
         parts = path.split(".") if path else []
-        label = labels.get(_pattern(path), path) if path else _("Form")
+        label = form_text(form.ui_schema if form else None, _pattern(path), labels.get(_pattern(path), path)) \
+            if path else _("Form")
         rows = [str(int(p) + 1) for p in parts if p.isdigit()]
         if rows:
             label = _("%(label)s (row %(row)s)", label=label, row=", ".join(rows))

@@ -37,6 +37,23 @@ def get_actor(ctx: EngineContext, user_id: int) -> Actor | None:
         return Actor.of(user) if user is not None and user.is_active else None
 
 
+LOCALES = ("en", "zh")
+
+
+def set_locale(ctx: EngineContext, actor: Actor, locale: str) -> Actor:
+    """Save the interface language the user reads ("en" or "zh"); it applies from the next request."""
+    if locale not in LOCALES:
+        raise InvalidInput(f"Unknown language {locale!r}; choose one of {', '.join(LOCALES)}",
+                           {"locale": [f"Choose one of {', '.join(LOCALES)}"]})
+    with ctx.unit_of_work() as uow:
+        user = uow.session.get(User, actor.id)
+        if user is None or not user.is_active:
+            raise NotFound(f"No user with id {actor.id}")
+        user.locale = locale
+        uow.commit()
+        return Actor.of(user)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
+from engine.errors import InvalidInput
 from engine.services.actors import Actor
-from engine.services.users import authenticate, get_actor
+from engine.services.users import LOCALES, authenticate, get_actor, set_locale
 from web.context import engine
 
 bp = Blueprint("auth", __name__)
@@ -54,3 +55,15 @@ def logout():  # type: ignore[no-untyped-def]
     """Sign out."""
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+def language():  # type: ignore[no-untyped-def]
+    """Switch the interface language: saved on the user when signed in, else kept in the session."""
+    locale = request.form.get("locale", "")
+    if current_user.is_authenticated:
+        set_locale(engine(), current_user.actor, locale)
+    elif locale not in LOCALES:
+        raise InvalidInput(f"Unknown language {locale!r}; choose one of {', '.join(LOCALES)}")
+    session["locale"] = locale
+    return redirect(_safe_next(request.form.get("next")))

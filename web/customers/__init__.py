@@ -57,6 +57,16 @@ _CARD_UI: dict[str, Any] = {
     "products": {"ui:widget": "textarea", "ui:options": {"rows": 4}},
     "notes": {"ui:widget": "textarea", "ui:options": {"rows": 4}},
     "version": {"ui:widget": "hidden"},
+    "ui:translations": {"zh": {
+        "": "顾客资料卡", "code": "顾客编码", "code.help": "简短且唯一的编码，如 C006：表单按此编码选择顾客。",
+        "name": "名称", "address": "地址", "priority": "重点顾客", "priority.help": "重点顾客的问题优先处理。",
+        "products": "产品", "products.help": "每行一个产品。",
+        "contacts": "联系人", "contacts.*.name": "姓名", "contacts.*.role": "职务", "contacts.*.phone": "电话",
+        "contacts.*.email": "电子邮件",
+        "agreements": "售后服务协议", "agreements.*.title": "协议", "agreements.*.scope": "范围",
+        "agreements.*.valid_until": "有效期至",
+        "notes": "备注", "version": "资料卡版本",
+    }},
 }
 EDIT_FORM = FormDefinition(
     name="customer-card",
