@@ -57,7 +57,6 @@ class Settings:
     production: bool = False
     workflows_dir: Path = field(default_factory=lambda: project_root() / "workflows")
     forms_dir: Path = field(default_factory=lambda: project_root() / "forms")
-    script_timeout_seconds: float = 1.0
     runtime_cache_size: int = 256
 
     @classmethod

@@ -51,6 +51,13 @@ def _worker(args: argparse.Namespace) -> int:
     return run(args.poll, args.batch)
 
 
+def _new_migration(args: argparse.Namespace) -> int:
+    from engine.persistence import schema
+
+    schema.autogenerate(build_context().database, args.message)
+    return 0
+
+
 def _token(args: argparse.Namespace) -> int:
     from engine.services.users import create_api_token
 
@@ -76,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds between looks for newly scheduled timers")
     worker.add_argument("--batch", type=int, default=50, help="cases per round")
     worker.set_defaults(func=_worker)
+    migration = sub.add_parser("new-migration", help="developers: write a migration for changed models")
+    migration.add_argument("message")
+    migration.set_defaults(func=_new_migration)
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="print a new API token for USERNAME")

@@ -27,7 +27,7 @@ def upgrade(database: Database) -> None:
 
 
 def autogenerate(database: Database, message: str) -> None:
-    """Developer tool: write a migration for model changes (``serviceflow db revision``)."""
+    """Developer tool: write a migration for model changes (``serviceflow new-migration MSG``)."""
     config = alembic_config()
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
