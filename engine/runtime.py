@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -46,6 +47,7 @@ class ReadyTask:
     form: str | None
     prefill: dict
     detail: str = ""
+    due_at: datetime | None = None
 
 
 DETAIL_LENGTH = 200
@@ -196,9 +198,23 @@ class CaseRuntime:
                     form=info.form if info else None,
                     prefill=self._prefill(task),
                     detail=describe_item(self._instance_item(task)),
+                    due_at=self._deadline(task),
                 )
             )
         return ready
+
+    @staticmethod
+    def _deadline(task: Task) -> datetime | None:
+        """When the task's interrupting boundary timer takes the work away (naive UTC, as the
+        database stores it): the task's due date. Reminders (non-interrupting) do not set it."""
+        siblings = task.parent.children if task.parent is not None else []
+        deadlines = [
+            timers.due_time(other) for other in siblings
+            if other is not task and other.state == TaskState.WAITING
+            and getattr(other.task_spec, "cancel_activity", False)
+        ]
+        due = min((d for d in deadlines if d is not None), default=None)
+        return due.replace(tzinfo=None) if due is not None else None
 
     def _instance_item(self, task: Task) -> Any:
         """The item a multi-instance task (or a task inside a multi-instance subprocess) was made

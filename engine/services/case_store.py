@@ -13,7 +13,7 @@ from engine import audit, effects, timers
 from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import ServiceFlowError
-from engine.persistence.models import Case, CaseState, CaseTask, Customer, WorkItem
+from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
 from engine.services import customers
@@ -100,6 +100,7 @@ def _sync_inbox(
                 title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
                 department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
                 prefill=audit.jsonable(task.prefill), detail=task.detail,
+                due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,
             )
         )
         uow.session.add(

@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
+from engine.clock import utcnow
 from engine.services import work_items
 from engine.services.work_items import WorkItemView
 from web.context import actor, engine
@@ -24,6 +25,7 @@ class InboxRow:
     item: WorkItemView
     mine: bool
     allowed: work_items.TaskPermissions
+    overdue: bool
 
 
 @bp.get("/")
@@ -38,9 +40,11 @@ def index() -> ResponseReturnValue:
     """My open tasks, with Claim and Release buttons."""
     me = actor()
     offset = max(0, request.args.get("offset", 0, type=int) or 0)
+    now = utcnow()
     items = work_items.inbox(engine(), me, limit=PAGE_SIZE, offset=offset)
     rows = [
-        InboxRow(item=i, mine=i.assignee == me.username, allowed=work_items.permissions(me, i))
+        InboxRow(item=i, mine=i.assignee == me.username, allowed=work_items.permissions(me, i),
+                 overdue=i.due_at is not None and i.due_at < now)
         for i in items
     ]
     return render_template(
