@@ -54,7 +54,7 @@ SCHEMAS: dict[str, Any] = {
         "name": {"type": "string"}, "schema": OBJ, "ui_schema": OBJ}},
     "Task": {"type": "object", "properties": {
         "id": {"type": "string"}, "case_id": {"type": "integer"}, "process_id": {"type": "string"},
-        "element_id": {"type": "string"}, "title": {"type": "string"},
+        "element_id": {"type": "string"}, "title": {"type": "string"}, "name": {"type": "string"},
         "detail": {"type": "string", "description": "which item a multi-instance task is for"},
         "case_title": {"type": "string"},
         "customer": {"type": "string"}, "lane": {"type": ["string", "null"]},

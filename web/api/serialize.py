@@ -7,13 +7,20 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.forms import FormDefinition
+from engine.services.work_items import WorkItemView
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
 
 
 def to_json(value: Any) -> Any:
     if isinstance(value, FormDefinition):
         return {"name": value.name, "schema": value.schema, "ui_schema": value.ui_schema}
+    if isinstance(value, WorkItemView):
+        return {**_fields(value), "name": value.title}  # the API's documented name of a task's title
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return _fields(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
