@@ -24,6 +24,50 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where notification mail goes; without ``host`` it stays in the outbox for admins to read."""
+
+    host: str = ""
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = "serviceflow@localhost"
+    base_url: str = "http://127.0.0.1:5000"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.host)
+
+    @classmethod
+    def from_env(cls) -> MailSettings:
+        return cls(
+            host=os.environ.get("SMTP_HOST", ""),
+            port=_int("SMTP_PORT", 25),
+            user=os.environ.get("SMTP_USER", ""),
+            password=os.environ.get("SMTP_PASSWORD", ""),
+            starttls=_bool("SMTP_STARTTLS", False),
+            sender=os.environ.get("MAIL_FROM") or "serviceflow@localhost",
+            base_url=(os.environ.get("SERVICEFLOW_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        )
+
+
 def project_root() -> Path:
     """The checkout holding workflows/ and forms/: process definitions are data beside the code."""
     return Path(os.environ.get("SERVICEFLOW_ROOT", Path(__file__).resolve().parent.parent))
@@ -58,6 +102,7 @@ class Settings:
     workflows_dir: Path = field(default_factory=lambda: project_root() / "workflows")
     forms_dir: Path = field(default_factory=lambda: project_root() / "forms")
     runtime_cache_size: int = 256
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,5 +119,6 @@ class Settings:
             workflows_dir=Path(os.environ.get("SERVICEFLOW_WORKFLOWS", project_root() / "workflows")),
             forms_dir=Path(os.environ.get("SERVICEFLOW_FORMS", project_root() / "forms")),
             runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
+            mail=MailSettings.from_env(),
         )
 

@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
 
 
 def _register_blueprints(app: Flask) -> None:
+    from web.admin import bp as admin_bp
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
     from web.cases import bp as cases_bp
@@ -69,5 +70,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(procedure_bp)
+    app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -60,6 +61,7 @@ class User(Base):
     is_process_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     is_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    notify_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     departments: Mapped[list[Department]] = relationship(secondary="user_departments", lazy="selectin")
@@ -251,3 +253,24 @@ class CaseEvent(Base):
     version_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A notification mail: queued in the transaction of the step that caused it, then sent by
+    the worker when SMTP is configured (else it stays here, for admins to read)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    to_address: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True, index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sending, sent, failed
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # while sending: attempt began
+    error: Mapped[str] = mapped_column(Text, default="")

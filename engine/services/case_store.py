@@ -16,7 +16,7 @@ from engine.errors import ServiceFlowError
 from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
-from engine.services import customers
+from engine.services import customers, notifications
 
 TITLE_FIELDS = ("title", "subject")
 CUSTOMER_FIELD = "customer"
@@ -94,15 +94,15 @@ def _sync_inbox(
             item = existing[task.id]
             item.case_title, item.customer, item.priority = case.title, case.customer, priority
             continue
-        uow.session.add(
-            WorkItem(
-                id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
-                title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
-                department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
-                prefill=audit.jsonable(task.prefill), detail=task.detail,
-                due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,
-            )
+        item = WorkItem(
+            id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
+            title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
+            department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
+            prefill=audit.jsonable(task.prefill), detail=task.detail,
+            due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,
         )
+        uow.session.add(item)
+        notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
         uow.session.add(
             audit.record(
                 case, "task_ready", actor,

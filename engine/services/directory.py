@@ -87,10 +87,14 @@ def ensure_departments(ctx: EngineContext) -> int:
     return len(missing)
 
 
+def demo_email(username: str) -> str:
+    return f"{username}@example.com"
+
+
 def seed_demo_users(ctx: EngineContext) -> list[str]:
     """The demo users of the README (password ``demo``); existing users are left alone."""
     return [
         username
         for username, name, departments, flags in DEMO_USERS
-        if ensure_user(ctx, username, DEMO_PASSWORD, name, departments, **flags)
+        if ensure_user(ctx, username, DEMO_PASSWORD, name, departments, email=demo_email(username), **flags)
     ]

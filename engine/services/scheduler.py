@@ -1,4 +1,5 @@
-"""Time-driven work: firing the timers cases wait on (``serviceflow worker`` runs the loop).
+"""Time-driven work: firing the timers cases wait on, and sending queued notification mail
+(``serviceflow worker`` runs the loop; mail: ``engine.services.notifications``).
 
 Why it is shaped this way:
 
@@ -34,6 +35,7 @@ from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.case_store import apply_effects, load_runtime, save_runtime
 from engine.services.engine_errors import describe_engine_failure
+from engine.services.notifications import send_queued_mail
 from engine.timers import PendingTimer, next_due_at
 
 log = logging.getLogger("serviceflow.worker")
@@ -184,14 +186,26 @@ def seconds_until_due(ctx: EngineContext, poll_seconds: float) -> float:
     return min(max((earliest - clock.utcnow()).total_seconds(), MIN_WAIT_SECONDS), poll_seconds)
 
 
+def _send_mail(ctx: EngineContext, batch: int) -> int:
+    """Send queued notification mail when SMTP is configured (else it waits in the outbox)."""
+    if not ctx.settings.mail.smtp_configured:
+        return 0
+    sent = send_queued_mail(ctx, batch)
+    if sent:
+        log.info("sent %d notification mail(s)", sent)
+    return sent
+
+
 def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, batch: int) -> float:
-    """One round: fire what is due; return how long to wait before the next round. A failed round
-    (the database is down, say) is logged and retried after ``poll_seconds``: the worker outlives it."""
+    """One round: fire what is due, send queued mail; return how long to wait before the next
+    round. A failed round (the database is down, say) is logged and retried after
+    ``poll_seconds``: the worker outlives it."""
     try:
         advanced = fire_due_timers(ctx, batch, stop)
         if advanced:
             log.info("fired the due timers of %d case(s)", advanced)
-        return 0.0 if advanced >= batch else seconds_until_due(ctx, poll_seconds)
+        sent = _send_mail(ctx, batch)
+        return 0.0 if advanced >= batch or sent >= batch else seconds_until_due(ctx, poll_seconds)
     except SQLAlchemyError as exc:
         log.warning("database unavailable, retrying in %.0f s: %s", poll_seconds, exc)
     except Exception:  # noqa: BLE001 - logged with its traceback; the next round may succeed

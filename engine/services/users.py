@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine.context import EngineContext
 from engine.errors import InvalidInput, NotFound
 from engine.persistence.models import ApiToken, Department, User, UserDepartment
+from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
 
 _DUMMY_HASH = generate_password_hash("not-a-password")
@@ -52,6 +53,27 @@ def set_locale(ctx: EngineContext, actor: Actor, locale: str) -> Actor:
         user.locale = locale
         uow.commit()
         return Actor.of(user)
+
+
+def _active_user(uow: UnitOfWork, actor: Actor) -> User:
+    user = uow.session.get(User, actor.id)
+    if user is None or not user.is_active:
+        raise NotFound(f"No user with id {actor.id}")
+    return user
+
+
+def notify_email_on(ctx: EngineContext, actor: Actor) -> bool:
+    """Whether the user receives notification mail."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        return _active_user(uow, actor).notify_email
+
+
+def set_notify_email(ctx: EngineContext, actor: Actor, on: bool) -> bool:
+    """Turn the user's notification mail on or off; returns the new setting."""
+    with ctx.unit_of_work() as uow:
+        _active_user(uow, actor).notify_email = bool(on)
+        uow.commit()
+    return bool(on)
 
 
 def _token_hash(token: str) -> str:
@@ -108,6 +130,7 @@ def ensure_user(
     password: str,
     display_name: str,
     departments: list[str],
+    email: str = "",
     **flags: bool,
 ) -> bool:
     """Create a user if absent (setup and demo data); True when it was created."""
@@ -118,7 +141,8 @@ def ensure_user(
         unknown = set(departments) - known
         if unknown:
             raise InvalidInput(f"Unknown departments: {', '.join(sorted(unknown))}")
-        user = User(username=username, display_name=display_name, password_hash=hash_password(password), **flags)
+        user = User(username=username, display_name=display_name, email=email,
+                    password_hash=hash_password(password), **flags)
         uow.session.add(user)
         uow.session.flush()
         uow.session.add_all(UserDepartment(user_id=user.id, department_id=d) for d in departments)

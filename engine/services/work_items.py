@@ -12,6 +12,7 @@ from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, User, UserDepartment, WorkItem
 from engine.persistence.uow import UnitOfWork
+from engine.services import notifications
 from engine.services.actors import Actor
 
 
@@ -200,6 +201,7 @@ def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> Wor
         _set_assignee(uow, item, item.assignee_id, target.id)
         _record(uow, item, actor, "task_assigned", {"assignee": target.username})
         uow.session.refresh(item)
+        notifications.queue_task_assigned(uow, ctx.settings.mail, item, actor)
         view = work_item_view(item)
         uow.commit()
         return view

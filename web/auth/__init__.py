@@ -8,7 +8,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from engine.errors import InvalidInput
 from engine.services.actors import Actor
-from engine.services.users import LOCALES, authenticate, get_actor, set_locale
+from engine.services.users import LOCALES, authenticate, get_actor, notify_email_on, set_locale, set_notify_email
 from web.context import engine
 
 bp = Blueprint("auth", __name__)
@@ -67,3 +67,19 @@ def language():  # type: ignore[no-untyped-def]
         raise InvalidInput(f"Unknown language {locale!r}; choose one of {', '.join(LOCALES)}")
     session["locale"] = locale
     return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.get("/settings")
+@login_required
+def settings():  # type: ignore[no-untyped-def]
+    """The signed-in user's own settings: notification mail on or off."""
+    return render_template("auth/settings.html", notify_email=notify_email_on(engine(), current_user.actor))
+
+
+@bp.post("/settings/notify-email")
+@login_required
+def notify_email():  # type: ignore[no-untyped-def]
+    """Turn notification mail on or off."""
+    on = set_notify_email(engine(), current_user.actor, request.form.get("notify_email") == "on")
+    flash(_("Notification mail is on.") if on else _("Notification mail is off."), "success")
+    return redirect(url_for("auth.settings"))

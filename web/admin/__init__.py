@@ -1,0 +1,20 @@
+"""Administration pages: the notification outbox."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+
+from engine.services.notifications import list_outbox
+from web.context import actor, engine
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/outbox")
+@login_required
+def outbox():  # type: ignore[no-untyped-def]
+    """The newest notification mails: queued (no SMTP configured, or not sent yet), sent or failed."""
+    messages = list_outbox(engine(), actor())
+    return render_template("admin/outbox.html", messages=messages,
+                           smtp_configured=engine().settings.mail.smtp_configured)
