@@ -14,7 +14,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -48,6 +52,19 @@ class ReadyTask:
     prefill: dict
     detail: str = ""
     due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    """A message catch event the case waits at, with the correlation values a message must carry
+    to reach it (correlation property id -> value; a property its expression cannot evaluate over
+    the case data is left out)."""
+
+    task_id: str
+    element_id: str
+    name: str
+    correlation: dict[str, Any]
+    is_start: bool = False
 
 
 DETAIL_LENGTH = 200
@@ -151,6 +168,61 @@ class CaseRuntime:
             task = self.workflow.get_task_from_id(UUID(timer.task_id))
             if task.state == TaskState.WAITING:
                 task.task_spec._update(task)
+        self.advance()
+
+    # -- messages: engine.services.messages delivers them; save_runtime indexes the waits --
+
+    def waiting_messages(self) -> list[WaitingMessage]:
+        """Every message catch event the case waits at (called subprocesses included).
+
+        The correlation values are each property's retrieval expression evaluated in the sandbox
+        over the waiting task's data: the order reference a consent must name is the case's own.
+        """
+        waits = []
+        for task in self._in_state(TaskState.WAITING):
+            spec = task.task_spec
+            if not isinstance(spec, CatchingEvent) or not isinstance(spec.event_definition, MessageEventDefinition):
+                continue
+            correlation = {}
+            for prop in spec.event_definition.correlation_properties:
+                try:
+                    correlation[prop.name] = self.workflow.script_engine.environment.evaluate(
+                        prop.retrieval_expression, copy.deepcopy(task.data))
+                except Exception:  # noqa: BLE001, S112 - no value yet: the wait is indexed without it
+                    continue
+            waits.append(WaitingMessage(str(task.id), spec.name, spec.event_definition.name, correlation,
+                                        is_start=isinstance(spec, StartEvent) and task.workflow is self.workflow))
+        return waits
+
+    def catch_message(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
+        """Let the waiting catch event ``task_id`` catch message ``name`` and run the case on.
+
+        The event goes to that task alone: the caller found it through the correlation index,
+        so no other waiting task may take it. SpiffWorkflow computes the message's correlations by
+        evaluating each retrieval expression over the payload, so the correlation values are
+        added to the payload under their property ids.
+        Conflict when the task no longer waits for this message.
+        """
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except Exception as exc:
+            raise Conflict("The case no longer waits for this message") from exc
+        spec = task.task_spec
+        definition = getattr(spec, "event_definition", None)
+        if task.state != TaskState.WAITING or not isinstance(definition, MessageEventDefinition) \
+                or definition.name != name:
+            raise Conflict("The case no longer waits for this message")
+        content = {**copy.deepcopy(payload), **copy.deepcopy(correlation)}
+        event = BpmnEvent(definition, content, definition.get_correlations(task, content))
+        if not spec.catches(task, event):
+            raise Conflict("The message does not correlate with what the case waits for")
+        spec.catch(task, event)
+        spec._update(task)
+        if getattr(definition, "message_var", None) is None:
+            # No spiffworkflow:messageVariable: the payload's fields become case data, as a
+            # submitted form's do (else SpiffWorkflow puts the payload in that variable). Set
+            # once the task is ready: becoming ready copies its parent's data over its own.
+            task.data.update(copy.deepcopy(content))
         self.advance()
 
     def user_task(self, task_id: str) -> Any:

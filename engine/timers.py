@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -81,3 +82,37 @@ def next_due_at(timers: Iterable[PendingTimer]) -> datetime | None:
     """The earliest due time as naive UTC, the convention of every date-time in the database."""
     earliest = min((timer.due for timer in timers), default=None)
     return earliest.astimezone(UTC).replace(tzinfo=None) if earliest is not None else None
+
+
+@dataclass(frozen=True)
+class BoundaryTimer:
+    """What a boundary timer is attached to, read before it fires: whether it interrupts, and the
+    ids of the open user tasks of its activity (every instance of a multi-instance activity)."""
+
+    interrupting: bool
+    attached_task_ids: list[str]
+
+
+def _open_user_tasks(task: Task) -> list[str]:
+    found, stack = [], [task]
+    while stack:
+        current = stack.pop()
+        if current.state == TaskState.READY and getattr(current.task_spec, "manual", False):
+            found.append(str(current.id))
+        stack.extend(current.children)
+    return sorted(found)
+
+
+def boundary_timer(task: Task) -> BoundaryTimer | None:
+    """The boundary timer ``task`` is (None for other timers): what it interrupts or reminds of."""
+    spec = task.task_spec
+    if not isinstance(spec, BoundaryEvent) or task.parent is None:
+        return None
+    attached = [sibling for sibling in task.parent.children if not isinstance(sibling.task_spec, BoundaryEvent)]
+    return BoundaryTimer(bool(getattr(spec, "cancel_activity", True)),
+                         [task_id for activity in attached for task_id in _open_user_tasks(activity)])
+
+
+def user_tasks_after(task: Task) -> list[str]:
+    """The ids of the open user tasks a fired timer led to (its path's tasks, not its activity's)."""
+    return [task_id for child in task.children for task_id in _open_user_tasks(child)]

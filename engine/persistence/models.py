@@ -274,3 +274,36 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sending, sent, failed
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # while sending: attempt began
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class MessageWait(Base):
+    """The message index: one row per correlation value of each message catch event a case waits
+    at (a wait without correlation has one row with key ``""``). ``save_runtime`` replaces a
+    case's rows on every save, so a message finds its case by an index probe and never reads a
+    case that does not wait for it. ``value`` is the value's canonical JSON (hashed when long)."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_lookup", "name", "key", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), default="")
+    value: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UnmatchedMessage(Base):
+    """A message that reached no case and started none: kept for admins, never dropped."""
+
+    __tablename__ = "unmatched_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    correlation: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80), default="")

@@ -16,7 +16,7 @@ from engine.errors import ServiceFlowError
 from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
-from engine.services import customers, notifications
+from engine.services import customers, message_index, notifications
 
 TITLE_FIELDS = ("title", "subject")
 CUSTOMER_FIELD = "customer"
@@ -151,5 +151,7 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     # The worker finds due cases by this indexed column alone (engine.services.scheduler).
     waiting = error is None and not runtime.is_completed
     case.next_due_at = timers.next_due_at(runtime.pending_timers()) if waiting else None
+    # Messages find their case by this index alone (engine.services.messages).
+    message_index.replace_waits(uow, case.id, runtime.waiting_messages() if waiting else [])
     ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
     _sync_inbox(ctx, uow, case, ready, actor)

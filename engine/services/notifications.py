@@ -107,6 +107,34 @@ def queue_task_assigned(uow: UnitOfWork, mail: MailSettings, item: WorkItem, act
     return _queue(uow, mail, notifications.TASK_ASSIGNED, item, _recipients(uow, item), actor)
 
 
+def open_items(uow: UnitOfWork, task_ids: list[str]) -> list[WorkItem]:
+    """The inbox rows of these tasks that are open, in id order."""
+    if not task_ids:
+        return []
+    return list(uow.session.scalars(select(WorkItem).where(WorkItem.id.in_(task_ids)).order_by(WorkItem.id)))
+
+
+def queue_task_due_soon(uow: UnitOfWork, mail: MailSettings, items: list[WorkItem], actor: Any = None) -> int:
+    """Tell the holders of each task (its assignee, else its department's members) that it is due
+    soon: a reminder timer fired while the task is still open."""
+    return sum(_queue(uow, mail, notifications.TASK_DUE_SOON, item, _recipients(uow, item), actor)
+               for item in items)
+
+
+def queue_task_escalated(uow: UnitOfWork, mail: MailSettings, escalations: list[WorkItem],
+                         escalated: list[WorkItem], actor: Any = None) -> int:
+    """An escalation timer fired: the people who receive each escalation task are told about it,
+    and the holders of the tasks that were escalated about their own task; one mail per person
+    and task, and nobody hears twice about the same escalation."""
+    told: set[int] = set()
+    queued = 0
+    for item in [*escalations, *escalated]:
+        users = [user for user in _recipients(uow, item) if user.id not in told]
+        told.update(user.id for user in users)
+        queued += _queue(uow, mail, notifications.TASK_ESCALATED, item, users, actor)
+    return queued
+
+
 @dataclass(frozen=True)
 class OutboxView:
     id: int

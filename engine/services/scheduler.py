@@ -24,19 +24,21 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
+from SpiffWorkflow.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from engine import audit, clock, effects
+from engine import audit, clock, effects, timers
 from engine.context import EngineContext
-from engine.persistence.models import Case
+from engine.persistence.models import Case, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.case_store import apply_effects, load_runtime, save_runtime
 from engine.services.engine_errors import describe_engine_failure
-from engine.services.notifications import send_queued_mail
-from engine.timers import PendingTimer, next_due_at
+from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
+from engine.timers import BoundaryTimer, PendingTimer, next_due_at
 
 log = logging.getLogger("serviceflow.worker")
 
@@ -85,6 +87,41 @@ def _record_fired(uow: UnitOfWork, case: Case, due: list[PendingTimer], now: dat
         ))
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """A due boundary timer, as it stood before it fired: its task, and the open tasks it is
+    attached to (an interrupting one takes them away, so they are read first)."""
+
+    task: Task
+    boundary: BoundaryTimer
+    held: list[WorkItem]
+
+
+def _watch(uow: UnitOfWork, runtime: CaseRuntime, due: list[PendingTimer]) -> list[_Watched]:
+    watched = []
+    for timer in due:
+        task = runtime.workflow.get_task_from_id(UUID(timer.task_id))
+        boundary = timers.boundary_timer(task) if task is not None else None
+        if boundary is not None:
+            watched.append(_Watched(task, boundary, open_items(uow, boundary.attached_task_ids)))
+    return watched
+
+
+def _notify(ctx: EngineContext, uow: UnitOfWork, watched: list[_Watched]) -> None:
+    """Mail about the boundary timers that fired, in the firing's transaction. An escalation (the
+    timer interrupts the work, or hands new tasks to a department that held none of it) tells the
+    receivers of the new tasks and the holders of the old ones (``task_escalated``); a reminder
+    (non-interrupting, no new task for anyone else) tells the holders (``task_due_soon``)."""
+    uow.session.flush()
+    for fired in watched:
+        after = open_items(uow, timers.user_tasks_after(fired.task))
+        departments = {item.department_id for item in fired.held}
+        if fired.boundary.interrupting or any(item.department_id not in departments for item in after):
+            queue_task_escalated(uow, ctx.settings.mail, after, fired.held, SYSTEM)
+        else:
+            queue_task_due_soon(uow, ctx.settings.mail, fired.held, SYSTEM)
+
+
 def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, now: datetime) -> bool:
     """Fire the case's due timers and save what follows; False when nothing was due after all
     (the stored due time was stale: it is corrected so that the case is not claimed again)."""
@@ -93,6 +130,7 @@ def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime,
         case.next_due_at = next_due_at(runtime.pending_timers())
         return False
     _record_fired(uow, case, due, now)
+    watched = _watch(uow, runtime, due)
     error = None
     with effects.collecting() as requested:
         try:
@@ -101,6 +139,8 @@ def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime,
             error = describe_engine_failure(exc)
     error = error or apply_effects(uow, case, SYSTEM, requested)
     save_runtime(ctx, uow, case, runtime, SYSTEM, error)
+    if error is None:
+        _notify(ctx, uow, watched)
     return True
 
 

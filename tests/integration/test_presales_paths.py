@@ -5,8 +5,13 @@ the package records whether it went within the customer's deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
+
 import pytest
 
+from engine import clock
+from tests.factories import MovableClock
 from tests.integration.walks import USERS, Case, bracketed
 
 REQUEST = {"customer": "C003", "contact": "Zhang Min", "received_on": "2026-11-20", "customer_deadline": "2026-11-30"}
@@ -18,6 +23,15 @@ FAILED = {"inspected_on": "2026-11-25", "inspection_result": "fail", "inspection
 PASSED = {"inspected_on": "2026-11-27", "inspection_result": "pass", "inspection_report": "IR-2"}
 RELEASED = {"released_on": "2026-11-28", "released_to": "sales1"}
 PROVIDE = "Task_ProvideItem [child]"
+
+
+@pytest.fixture(autouse=True)
+def request_day() -> Iterator[None]:
+    """These walks happen on the day the request came in: the customer's deadline (2026-11-30)
+    drives boundary timers (test_presales_deadlines.py), which must not fire here whatever today is."""
+    clock.set_clock(MovableClock(datetime(2026, 11, 20, 8, 0)))
+    yield
+    clock.set_clock(None)
 
 
 def request(api, kind: str, items: list[str], **extra: object) -> Case:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.services import cases, processes, tasks, work_items
+from engine.services import cases, messages, processes, tasks, work_items
 from engine.services.users import actor_for_token
 from web.api.openapi import openapi_document
 from web.api.serialize import to_json
@@ -134,3 +134,20 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
     """Submit a task's data; 422 lists field errors, 409 means someone else got there first."""
     view = tasks.complete_task(engine(), g.actor, task_id, _body().get("data", {}))
     return jsonify(_case_json(view))
+
+
+@bp.post("/messages/<name>")
+def send_message(name: str):  # type: ignore[no-untyped-def]
+    """Deliver a message: 200 with the case it moved, 201 with the case it started, 404 when it
+    matched nothing (it is kept; ``details.unmatched_id`` names it)."""
+    body = _body()
+    delivery = messages.deliver_message(engine(), g.actor, name, body.get("payload"), body.get("correlation"))
+    return jsonify(_case_json(delivery.case)), 201 if delivery.started else 200
+
+
+@bp.get("/messages/unmatched")
+def unmatched_messages():  # type: ignore[no-untyped-def]
+    """Messages that reached no case, newest first (administrators only)."""
+    limit = min(request.args.get("limit", 100, type=int), 500)
+    kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    return jsonify([to_json(m) for m in kept])

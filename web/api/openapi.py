@@ -70,6 +70,9 @@ SCHEMAS: dict[str, Any] = {
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "completed_at": {"type": ["string", "null"]},
         "open_tasks": {"type": "array", "items": _ref("Task")}}},
+    "UnmatchedMessage": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "payload": OBJ, "correlation": OBJ,
+        "received_at": {"type": "string"}, "actor": {"type": "string"}}},
     "Event": {"type": "object", "properties": {
         "seq": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "string"},
         "actor": {"type": "string"}, "task_id": {"type": ["string", "null"]},
@@ -126,6 +129,19 @@ def openapi_document() -> dict:
                                                     body={"type": "object", "required": ["username"],
                                                           "properties": {"username": {"type": "string"}}},
                                                     errors=("401", "403", "404", "409", "422"))},
+            "/messages/{name}": {"post": _op(
+                "Deliver a message to the case waiting for it, or start a case with it",
+                {"200": _json(_ref("Case"), "The waiting case, after the message"),
+                 "201": _json(_ref("Case"), "The case the message started"),
+                 "404": _json(_ref("Error"), "Nothing matched; the message was kept (details.unmatched_id)")},
+                params=[_path_param("name", "string")],
+                body={"type": "object", "properties": {
+                    "payload": OBJ,
+                    "correlation": {"type": "object", "description": "correlation property id -> value"}}},
+                errors=("401", "403", "409", "422"))},
+            "/messages/unmatched": {"get": _op("Messages that matched nothing (administrators)", {
+                "200": _json({"type": "array", "items": _ref("UnmatchedMessage")}, "Kept messages")},
+                params=[_query("limit", "integer"), _query("offset", "integer")], errors=("401", "403"))},
             "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
                                                       params=[TASK_ID],
                                                       body={"type": "object", "properties": {"data": OBJ}},

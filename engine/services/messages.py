@@ -1,0 +1,233 @@
+"""Messages from other systems: ``deliver_message`` hands a named message with its payload and
+correlation values to the case waiting for it, or starts a case of a process that begins with it,
+or keeps it as unmatched. Never is a message dropped silently.
+
+Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is the model):
+
+- The waiting case is found through the ``message_waits`` index alone (``save_runtime`` rewrites
+  a case's rows on every save), so a message never reads or deserializes a case that does not
+  wait for it.
+- One transaction per message: the case row is locked first (as every writer of a case does),
+  the index is read again under that lock (another message may have just moved the case on),
+  the ``message_received`` event is recorded before the engine step (a replay catches the same
+  payload at the same point), and the state, events and index are committed together.
+- An engine failure after the catch puts the case in error, as a failed task completion does:
+  the message is recorded and visible on the case, not lost.
+- A message that matches nothing is stored in ``unmatched_messages`` and committed before the
+  caller hears 404, with the kept message's id in the error's details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, effects
+from engine.catalog import ParsedProcess
+from engine.context import EngineContext
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.persistence.models import Case, ProcessVersion, UnmatchedMessage
+from engine.persistence.uow import UnitOfWork
+from engine.runtime import CaseRuntime
+from engine.services.actors import Actor
+from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.cases import CaseView, case_view
+from engine.services.engine_errors import describe_engine_failure
+from engine.services.message_index import find_waits
+from engine.services.processes import latest_versions_query
+
+MAX_NAME = 200
+ATTEMPTS = 3
+
+
+class MessageNotMatched(NotFound):
+    """No case waits for the message and no process starts with it; ``details`` names the id
+    under which it was kept."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of a message: the case it moved or started (``started`` tells which)."""
+
+    case: CaseView
+    started: bool
+
+
+@dataclass(frozen=True)
+class UnmatchedView:
+    id: int
+    name: str
+    payload: dict
+    correlation: dict
+    received_at: datetime
+    actor: str
+
+
+def _checked(actor: Actor, name: str, payload: Any, correlation: Any) -> tuple[str, dict, dict]:
+    if actor.is_auditor and not actor.departments:
+        raise Forbidden("Auditors read case histories; they do not send messages")
+    errors = {}
+    if not name or len(name) > MAX_NAME:
+        errors["name"] = [f"Must be 1 to {MAX_NAME} characters."]
+    if payload is not None and not isinstance(payload, dict):
+        errors["payload"] = ["Must be an object."]
+    if correlation is not None and not isinstance(correlation, dict):
+        errors["correlation"] = ["Must be an object."]
+    if errors:
+        raise InvalidInput("The message is invalid", errors)
+    return name, audit.jsonable(payload or {}), audit.jsonable(correlation or {})
+
+
+def _locked_case(session: Session, case_id: int) -> Case:
+    """The case row, locked before any other row of the case (see ``tasks._locked_case``)."""
+    return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
+
+
+def _record(case: Case, actor: Actor, name: str, payload: dict, correlation: dict, task_id: str | None,
+            element_id: str | None) -> Any:
+    return audit.record(case, "message_received", actor,
+                        {"name": name, "payload": payload, "correlation": correlation},
+                        task_id=task_id, element_id=element_id)
+
+
+def _step(uow: UnitOfWork, case: Case, actor: Actor, catch: Callable[[], None]) -> str | None:
+    """Run ``catch`` (the engine step) collecting effects; any engine failure becomes the case's error."""
+    error = None
+    with effects.collecting() as requested:
+        try:
+            catch()
+        except Conflict:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+    return error or apply_effects(uow, case, actor, requested)
+
+
+def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: dict,
+                        correlation: dict) -> Delivery | None:
+    """Deliver to the longest-waiting matching case; None when no case waits for it. A case that
+    moved on between the index read and the lock is looked up again (a bounded number of times)."""
+    for _ in range(ATTEMPTS):
+        with ctx.unit_of_work() as uow:
+            found = find_waits(uow, name, correlation)
+            if not found:
+                return None
+            case = _locked_case(uow.session, found[0][0])
+            current = find_waits(uow, name, correlation, case_id=case.id)
+            if not current or case.status != "running":
+                continue  # moved on meanwhile; the next look sees the committed index
+            _, task_id, element_id = current[0]
+            runtime = load_runtime(ctx, uow, case)
+            uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
+            error = _step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
+            try:
+                save_runtime(ctx, uow, case, runtime, actor, error)
+                uow.session.flush()
+            except (StaleDataError, IntegrityError) as exc:
+                raise Conflict("The case changed while the message was delivered; send it again") from exc
+            view, lock_version = case_view(uow, case), case.lock_version
+            uow.commit()
+        if error is None:
+            ctx.runtimes.put(view.id, lock_version, runtime)
+        return Delivery(view, started=False)
+    raise Conflict("The cases waiting for this message kept changing; send it again")
+
+
+def _message_start(ctx: EngineContext, uow: UnitOfWork, name: str) -> tuple[ProcessVersion, ParsedProcess] | None:
+    """The newest published process whose top-level start event catches message ``name``.
+    There are a few dozen processes and their parsed specs are cached, so this reads no case."""
+    for version in uow.session.scalars(latest_versions_query().order_by(ProcessVersion.process_id)):
+        process = ctx.process(version)
+        for start in process.spec.start.outputs:
+            definition = getattr(start, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                return version, process
+    return None
+
+
+def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
+                correlation: dict) -> Delivery | None:
+    """Start a case of the process that begins with this message, its payload the start data."""
+    with ctx.unit_of_work() as uow:
+        found = _message_start(ctx, uow, name)
+        if found is None:
+            return None
+        version, process = found
+        case = Case(process_version_id=version.id, process_id=version.process_id, version=version,
+                    created_by_id=actor.id, status="running", data=payload)
+        uow.session.add(case)
+        uow.session.flush()
+        uow.session.add(audit.record(case, "case_started", actor,
+                                     {"data": {}, "version": version.version, "message": name}))
+        runtime = None
+
+        def start() -> None:
+            nonlocal runtime
+            runtime = CaseRuntime.start(process, ctx.script_engine, {})
+            wait = next(w for w in runtime.waiting_messages() if w.is_start and w.name == name)
+            uow.session.add(_record(case, actor, name, payload, correlation, wait.task_id, wait.element_id))
+            runtime.catch_message(wait.task_id, name, payload, correlation)
+
+        error = _step(uow, case, actor, start)
+        if runtime is None:
+            case.status, case.error = "error", error or ""
+            uow.session.add(_record(case, actor, name, payload, correlation, None, None))
+            uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+        else:
+            save_runtime(ctx, uow, case, runtime, actor, error)
+        uow.session.flush()
+        view, lock_version = case_view(uow, case), case.lock_version
+        uow.commit()
+    if error is None and runtime is not None:
+        ctx.runtimes.put(view.id, lock_version, runtime)
+    return Delivery(view, started=True)
+
+
+def _keep(ctx: EngineContext, actor: Actor, name: str, payload: dict, correlation: dict) -> int:
+    with ctx.unit_of_work() as uow:
+        kept = UnmatchedMessage(name=name, payload=payload, correlation=correlation,
+                                actor_id=actor.id, actor=actor.username)
+        uow.session.add(kept)
+        uow.session.flush()
+        kept_id = kept.id
+        uow.commit()
+    return kept_id
+
+
+def deliver_message(ctx: EngineContext, actor: Actor, name: str, payload: Any = None,
+                    correlation: Any = None) -> Delivery:
+    """Deliver message ``name`` to the case waiting for it whose correlation values include all
+    the given ones; else start a case of a process beginning with it; else keep it and raise
+    ``MessageNotMatched`` (404) naming the kept message's id."""
+    name, payload, correlation = _checked(actor, name, payload, correlation)
+    delivered = _deliver_to_waiting(ctx, actor, name, payload, correlation)
+    if delivered is None:
+        delivered = _start_case(ctx, actor, name, payload, correlation)
+    if delivered is not None:
+        return delivered
+    kept_id = _keep(ctx, actor, name, payload, correlation)
+    raise MessageNotMatched(
+        f"No case waits for message {name!r} with these correlation values and no process starts with it;"
+        f" it was kept as unmatched message {kept_id}",
+        {"unmatched_id": kept_id},
+    )
+
+
+def list_unmatched(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -> list[UnmatchedView]:
+    """Kept messages, newest first: for admins, who find out why a message reached no case."""
+    if not actor.is_admin:
+        raise Forbidden("Only administrators read unmatched messages")
+    with ctx.unit_of_work(readonly=True) as uow:
+        rows = uow.session.scalars(select(UnmatchedMessage).order_by(UnmatchedMessage.id.desc())
+                                   .limit(limit).offset(offset))
+        return [UnmatchedView(r.id, r.name, r.payload or {}, r.correlation or {}, r.received_at, r.actor)
+                for r in rows]
