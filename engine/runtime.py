@@ -277,15 +277,19 @@ class CaseRuntime:
 
     @staticmethod
     def _deadline(task: Task) -> datetime | None:
-        """When the task's interrupting boundary timer takes the work away (naive UTC, as the
-        database stores it): the task's due date. Reminders (non-interrupting) do not set it."""
-        siblings = task.parent.children if task.parent is not None else []
-        deadlines = [
-            timers.due_time(other) for other in siblings
-            if other is not task and other.state == TaskState.WAITING
-            and getattr(other.task_spec, "cancel_activity", False)
-        ]
-        due = min((d for d in deadlines if d is not None), default=None)
+        """The task's due date (naive UTC, as the database stores it), from the boundary timers on
+        it or, for an instance of a multi-instance task, on that whole activity: the earliest
+        interrupting one (it takes the work away), else the last non-interrupting one (reminders
+        come before the date, the escalation at it)."""
+        holders = [task] + ([task.parent] if task.parent is not None
+                            and isinstance(task.parent.task_spec, MultiInstanceTask) else [])
+        interrupting, warning = [], []
+        for holder in holders:
+            for other in holder.parent.children if holder.parent is not None else []:
+                due = timers.due_time(other) if other is not holder and other.state == TaskState.WAITING else None
+                if due is not None:
+                    (interrupting if getattr(other.task_spec, "cancel_activity", False) else warning).append(due)
+        due = min(interrupting, default=None) or max(warning, default=None)
         return due.replace(tzinfo=None) if due is not None else None
 
     def _instance_item(self, task: Task) -> Any:

@@ -110,12 +110,12 @@ def test_the_deadline_reminds_the_providers_then_escalates_to_management(ctx, at
 
 
 @pytest.mark.clause("5.4.1")
-def test_the_provide_tasks_show_no_due_date_because_the_deadline_timers_do_not_interrupt(ctx, at):
-    """The runtime dates a task by its interrupting boundary timer only; the deadline timers here
-    are non-interrupting (the items are still wanted after the deadline), so the inbox shows none."""
+def test_the_provide_tasks_are_due_when_the_customer_deadline_passes(ctx, at):
+    """The deadline timers are non-interrupting (the items are still wanted after the date): the
+    last of them, the escalation at the deadline, is the tasks' due date, and the inbox shows it."""
     case_id = _requested(ctx)
     mine = [item for item in work_items.inbox(ctx, actor(ctx, "tech1")) if item.case_id == case_id]
-    assert [(item.title, item.due_at) for item in mine] == [(PROVIDE, None)]
+    assert [(item.title, item.due_at) for item in mine] == [(PROVIDE, datetime(2026, 11, 30, 18, 0))]
 
 
 @pytest.mark.clause("5.4.1")

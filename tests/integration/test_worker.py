@@ -133,7 +133,7 @@ def test_an_interrupting_boundary_timer_escalates_once_the_hour_has_passed(ctx, 
 
 def test_a_non_interrupting_reminder_adds_a_task_and_leaves_the_original_open(ctx, at):
     case = _start(ctx, "timer_reminder", username="qc1")
-    assert [t.due_at for t in case.open_tasks] == [None]
+    assert [t.due_at for t in case.open_tasks] == [T0 + timedelta(hours=1)]  # "the inspection is overdue"
     at.now = T0 + timedelta(hours=1, minutes=5)
     assert fire_due_timers(ctx) == 1
     assert _open(ctx, case.id) == [("Inspect the returned unit", "qc"), ("Reminder: the inspection is overdue", "qc")]
