@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import spiff_clock, spiff_limits, state_codec, timers
+from engine import schedules, spiff_clock, spiff_limits, state_codec, timers
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
 from engine.forms import conform
@@ -107,12 +107,31 @@ class CaseRuntime:
     def start(cls, process: ParsedProcess, script_engine: Any, data: dict) -> CaseRuntime:
         """A new workflow with ``data`` as its start data, run to its first wait state."""
         workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
+        cls._fire_start_timer(workflow)
         start = workflow.get_next_task(state=TaskState.READY)
         if start is not None:
             start.data.update(copy.deepcopy(data))
         runtime = cls(process, workflow)
         runtime.advance()
         return runtime
+
+    @staticmethod
+    def _fire_start_timer(workflow: BpmnWorkflow) -> None:
+        """A case of a process whose start event is a timer exists because its time has come (the
+        worker starts it on its schedule, see ``engine.schedules``) or because a person starts it
+        now: either way its start timer has fired. Left to SpiffWorkflow, a start timer would make
+        the case wait for the expression's first occurrence and, being a cycle, stay waiting for
+        ever and add a branch to the same case at every occurrence; the schedule, not the case,
+        owns the repetition. Marked fired, the start event completes like a none start event."""
+        start_spec = schedules.timer_start_spec(workflow.spec)
+        if start_spec is None:
+            return
+        for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK, spec_name=start_spec.name):
+            task._set_internal_data(event_fired=True)
+            if not task.children:  # a cycle timer predicts no path; it adds one when it fires
+                for output in start_spec.outputs:
+                    child = task._add_child(output, TaskState.FUTURE)
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
 
     @classmethod
     def restore(

@@ -307,3 +307,20 @@ class UnmatchedMessage(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     actor: Mapped[str] = mapped_column(String(80), default="")
+
+
+class Schedule(Base):
+    """When the worker next starts a case of a process whose start event is a timer (one row per
+    process, kept by publishing; ``engine.services.scheduler.start_scheduled_cases``). The worker
+    finds due schedules through the indexed ``next_run_at`` alone; None: no occurrence is left."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(120), unique=True)
+    element_id: Mapped[str] = mapped_column(String(200), default="")
+    expression: Mapped[str] = mapped_column(String(200), default="")
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -11,7 +11,7 @@ from sqlalchemy import String, cast, func, or_, select
 from engine import audit, effects
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.persistence.models import Case, CaseEvent, WorkItem
+from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
 from engine.services.case_store import apply_effects, save_runtime
@@ -77,31 +77,42 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
     data = audit.jsonable(data or {})
     with ctx.unit_of_work() as uow:
         version = latest_published(uow.session, process_id)
-        case = Case(process_version_id=version.id, process_id=process_id, version=version,
-                    created_by_id=actor.id, status="running", data=data)
-        uow.session.add(case)
-        uow.session.flush()
-        uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
-        error, runtime = None, None
-        process = ctx.process(version)
-        with effects.collecting() as requested:
-            try:
-                runtime = CaseRuntime.start(process, ctx.script_engine, data)
-            except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-                error = describe_engine_failure(exc)
-        error = error or apply_effects(uow, case, actor, requested)
+        case, runtime, error = start_in(ctx, uow, actor, version, data)
         if runtime is None:
-            case.status, case.error = "error", error or ""
-            uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
             uow.commit()
             return _case_view(case)
-        save_runtime(ctx, uow, case, runtime, actor, error)
         uow.session.flush()
         view, lock_version = case_view(uow, case), case.lock_version
         uow.commit()
     if error is None:
         ctx.runtimes.put(view.id, lock_version, runtime)
     return view
+
+
+def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
+             data: dict) -> tuple[Case, CaseRuntime | None, str | None]:
+    """Start a case of ``version`` inside the caller's transaction (people through ``start_case``,
+    the worker on a schedule): the case, its runtime (None when it failed to start) and the
+    error that put it in error, if any. Nothing is committed."""
+    case = Case(process_version_id=version.id, process_id=version.process_id, version=version,
+                created_by_id=actor.id, status="running", data=data)
+    uow.session.add(case)
+    uow.session.flush()
+    uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
+    error, runtime = None, None
+    process = ctx.process(version)
+    with effects.collecting() as requested:
+        try:
+            runtime = CaseRuntime.start(process, ctx.script_engine, data)
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+    error = error or apply_effects(uow, case, actor, requested)
+    if runtime is None:
+        case.status, case.error = "error", error or ""
+        uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+        return case, None, error
+    save_runtime(ctx, uow, case, runtime, actor, error)
+    return case, runtime, error
 
 
 def case_view(uow: Any, case: Case) -> CaseView:

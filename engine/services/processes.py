@@ -7,11 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.catalog import ProcessBundle, bundles_from_directory, parse_bundle
+from engine import schedules
+from engine.catalog import ParsedProcess, ProcessBundle, bundles_from_directory, parse_bundle
 from engine.clock import utcnow
 from engine.context import EngineContext
-from engine.errors import NotFound
-from engine.persistence.models import ProcessFile, ProcessVersion
+from engine.errors import InvalidDefinition, NotFound
+from engine.persistence.models import ProcessFile, ProcessVersion, Schedule
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,10 @@ def _summary(row: ProcessVersion) -> ProcessSummary:
 def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSummary, bool]:
     """Store a bundle as the newest published version of its process, unless that exact content
     is already a version (then nothing changes). The bundle is parsed first: a definition that
-    does not parse is never stored."""
+    does not parse is never stored. A process whose start event is a timer gets its schedule
+    (``schedules``) from the version published here."""
     parsed = parse_bundle(bundle)
+    timer = _timer_start(ctx, parsed)
     with ctx.unit_of_work() as uow:
         existing = uow.session.scalar(
             select(ProcessVersion).where(
@@ -41,6 +44,10 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
             )
         )
         if existing is not None:
+            if timer is not None and uow.session.scalar(
+                    select(Schedule.id).where(Schedule.process_id == bundle.process_id)) is None:
+                _sync_schedule(uow, bundle.process_id, timer)  # published before schedules existed
+                uow.commit()
             return _summary(existing), False
         latest = uow.session.scalar(
             select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == bundle.process_id)
@@ -55,8 +62,41 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
             files=[ProcessFile(path=p, content=c) for p, c in sorted(bundle.files.items())],
         )
         uow.session.add(row)
+        _sync_schedule(uow, bundle.process_id, timer)
         uow.commit()
         return _summary(row), True
+
+
+def _timer_start(ctx: EngineContext, parsed: ParsedProcess) -> schedules.TimerStart | None:
+    """The version's timer start event, its expression evaluated and checked now, so that a
+    definition whose schedule cannot be computed is refused when it is published."""
+    try:
+        timer = schedules.timer_start(parsed.spec, ctx.script_engine)
+        if timer is not None:
+            schedules.next_run(timer, utcnow())
+    except Exception as exc:  # noqa: BLE001 - whatever the sandbox or the parser raised
+        raise InvalidDefinition(f"{parsed.process_id}: the timer start event's expression is unusable: {exc}") from exc
+    return timer
+
+
+def _sync_schedule(uow, process_id: str, timer: schedules.TimerStart | None) -> None:  # type: ignore[no-untyped-def]
+    """Keep the process's schedule as its newest version says: none without a timer start; the
+    next occurrence after now when the expression is new or changed; an unchanged expression keeps
+    its next run (a run missed just before a republish still happens)."""
+    schedule = uow.session.scalar(select(Schedule).where(Schedule.process_id == process_id).with_for_update())
+    if timer is None:
+        if schedule is not None:
+            uow.session.delete(schedule)
+        return
+    if schedule is None:
+        schedule = Schedule(process_id=process_id)
+        uow.session.add(schedule)
+    elif schedule.expression == timer.expression and schedule.element_id == timer.element_id:
+        return
+    now = utcnow()
+    schedule.element_id, schedule.expression = timer.element_id, timer.expression
+    schedule.next_run_at = schedules.next_run(timer, now, published_at=now)
+    schedule.updated_at = now
 
 
 def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) -> list[tuple[ProcessSummary, bool]]:

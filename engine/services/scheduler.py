@@ -14,6 +14,10 @@ Why it is shaped this way:
   nor fires a case another worker holds, and PostgreSQL re-checks the due time of a row it locks,
   so a case another worker has just advanced no longer matches. SQLite has no row locks; its
   writers are serialized with BEGIN IMMEDIATE and one worker is the supported set-up there.
+- Scheduled starts (a process whose start event is a timer, ``engine.schedules``) work the same
+  way over ``schedules.next_run_at``: one schedule per transaction, claimed with ``SKIP LOCKED``;
+  the case starts and the schedule moves to its next occurrence after now in one commit, so a run
+  happens once however many workers look, and runs missed while no worker ran start one case.
 - A worker never waits long for a person: when a case it claimed is being saved by a request at
   that moment, it backs off (a short lock timeout) and the request's save sets the due time anew.
 """
@@ -30,12 +34,13 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from engine import audit, clock, effects, timers
+from engine import audit, clock, effects, schedules, timers
 from engine.context import EngineContext
-from engine.persistence.models import Case, WorkItem
+from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.cases import start_in
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
 from engine.timers import BoundaryTimer, PendingTimer, next_due_at
@@ -215,12 +220,83 @@ def fire_due_timers(ctx: EngineContext, limit: int = 100, stop: threading.Event 
     return advanced
 
 
+def _claim_schedule(uow: UnitOfWork, now: datetime, passed: set[int]) -> Schedule | None:
+    """Lock the schedule that has been due longest (strictly before now, as timers), skipping rows
+    other workers hold."""
+    query = (
+        select(Schedule)
+        .where(Schedule.next_run_at < now.replace(tzinfo=None))
+        .order_by(Schedule.next_run_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if passed:
+        query = query.where(Schedule.id.not_in(passed))
+    return uow.session.scalar(query)
+
+
+def _latest_version(uow: UnitOfWork, process_id: str) -> ProcessVersion | None:
+    return uow.session.scalar(
+        select(ProcessVersion)
+        .where(ProcessVersion.process_id == process_id, ProcessVersion.status == "published")
+        .order_by(ProcessVersion.version.desc())
+        .limit(1)
+    )
+
+
+def _start_next(ctx: EngineContext, passed: set[int]) -> tuple[int, int | None] | None:
+    """Claim one due schedule, start its case and move the schedule on, in one transaction:
+    (schedule id, the new case's id, None when no version could be started), or None if no
+    schedule is due. The next run is the first occurrence after now, so runs missed while no
+    worker ran start one case, not one each."""
+    with ctx.unit_of_work() as uow:
+        _limit_lock_waits(ctx, uow)
+        now = clock.now()
+        schedule = _claim_schedule(uow, now, passed)
+        if schedule is None:
+            return None
+        schedule_id, due, after = schedule.id, schedule.next_run_at, now.replace(tzinfo=None)
+        version = _latest_version(uow, schedule.process_id)
+        timer = schedules.timer_start(ctx.process(version).spec, ctx.script_engine) if version is not None else None
+        case, runtime, error = start_in(ctx, uow, SYSTEM, version, {}) if timer is not None else (None, None, None)
+        schedule.next_run_at = schedules.next_run(timer, after) if timer is not None and timer.kind == "cycle" else None
+        schedule.last_run_at, schedule.updated_at = after, after
+        if case is not None:
+            schedule.last_case_id = case.id
+            uow.session.add(audit.record(case, "scheduled_start", SYSTEM, {
+                "schedule": schedule.process_id, "due": due.isoformat() if due else None, "clock": now.isoformat(),
+                "next": schedule.next_run_at.isoformat() if schedule.next_run_at else None,
+            }, element_id=timer.element_id))
+        case_id, lock_version = (case.id, case.lock_version) if case is not None else (None, None)
+        healthy = case is not None and case.status == "running" and error is None
+        uow.commit()
+    if runtime is not None and healthy:
+        ctx.runtimes.put(case_id, lock_version, runtime)
+    log.info("schedule %s: started case %s", schedule_id, case_id)
+    return schedule_id, case_id
+
+
+def start_scheduled_cases(ctx: EngineContext, limit: int = 100, stop: threading.Event | None = None) -> int:
+    """Start a case of every process whose schedule is due (up to ``limit``), one transaction per
+    schedule, as the system; returns how many cases started."""
+    started, passed = 0, set()
+    while len(passed) < limit and not (stop is not None and stop.is_set()):
+        claimed = _start_next(ctx, passed)
+        if claimed is None:
+            break
+        passed.add(claimed[0])
+        started += claimed[1] is not None
+    return started
+
+
 def seconds_until_due(ctx: EngineContext, poll_seconds: float) -> float:
-    """How long the worker may sleep: until the earliest due time, at most ``poll_seconds`` (cases
-    started or moved by other processes may bring earlier timers), at least a moment (so that a
-    case another worker holds does not make this one spin)."""
+    """How long the worker may sleep: until the earliest due time of a case's timer or of a
+    schedule, at most ``poll_seconds`` (cases started or moved by other processes may bring earlier
+    timers), at least a moment (so that a case another worker holds does not make this one spin)."""
     with ctx.unit_of_work(readonly=True) as uow:
-        earliest = uow.session.scalar(select(func.min(Case.next_due_at)).where(Case.status == "running"))
+        due = [uow.session.scalar(select(func.min(Case.next_due_at)).where(Case.status == "running")),
+               uow.session.scalar(select(func.min(Schedule.next_run_at)))]
+    earliest = min((at for at in due if at is not None), default=None)
     if earliest is None:
         return poll_seconds
     return min(max((earliest - clock.utcnow()).total_seconds(), MIN_WAIT_SECONDS), poll_seconds)
@@ -244,8 +320,12 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
         advanced = fire_due_timers(ctx, batch, stop)
         if advanced:
             log.info("fired the due timers of %d case(s)", advanced)
+        started = start_scheduled_cases(ctx, batch, stop)
+        if started:
+            log.info("started %d scheduled case(s)", started)
         sent = _send_mail(ctx, batch)
-        return 0.0 if advanced >= batch or sent >= batch else seconds_until_due(ctx, poll_seconds)
+        busy = advanced >= batch or started >= batch or sent >= batch
+        return 0.0 if busy else seconds_until_due(ctx, poll_seconds)
     except SQLAlchemyError as exc:
         log.warning("database unavailable, retrying in %.0f s: %s", poll_seconds, exc)
     except Exception:  # noqa: BLE001 - logged with its traceback; the next round may succeed
