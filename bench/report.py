@@ -116,7 +116,33 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
         lambda b: f"{b['history']['ratio_last_first']:.2f}× (#{b['history']['last_checkpoint']} / #1)")
     for size in first["inbox"]:
         row(f"Inbox at {int(size):,} open cases, median / p95", lambda b, s=size: _spread(b["inbox"][s]))
+    for count in _timer_counts(results):
+        row(f"Timers fired, {count} worker process{'es' if int(count) > 1 else ''} "
+            f"({cfg.get('timer_cases', 0):,} due)", lambda b, c=count: _timer_cell(b, c, _timers_per_s))
+        row(f"Timer worker peak RSS, {count} worker{'s' if int(count) > 1 else ''}",
+            lambda b, c=count: _timer_cell(b, c, _peak_rss))
     return rows
+
+
+def _timer_counts(results: dict[str, Any]) -> list[str]:
+    """The worker counts the timer workload ran with on any backend, ascending."""
+    counts = {c for b in results["backends"].values() for c in b.get("timers", {})}
+    return sorted(counts, key=int)
+
+
+def _timers_per_s(measured: dict[str, Any]) -> str:
+    return f"{measured['timers_per_s']:.1f} timers/s"
+
+
+def _peak_rss(measured: dict[str, Any]) -> str:
+    return f"{max(measured['peak_rss_mib']):.0f} MiB (VmHWM, largest worker)"
+
+
+def _timer_cell(backend: dict[str, Any], count: str, show: Any) -> str:
+    measured = backend.get("timers", {}).get(count)
+    if measured is None:
+        return "— (one worker is the supported set-up)" if backend["database"].startswith("SQLite") else "—"
+    return str(show(measured))
 
 
 def _cpu_cell(cpu: dict[str, float]) -> str:
@@ -135,6 +161,9 @@ def _cpu_rows(results: dict[str, Any]) -> list[list[str]]:
         *((f"Inbox at {int(size):,}", lambda b, s=size: b["inbox"][s]) for size in first["inbox"]),
     ]
     rows = [[label, *(_cpu_cell(pick(b)["cpu"]) for b in backends.values())] for label, pick in workloads]
+    for count in _timer_counts(results):
+        rows.append([f"Timers, {count} worker{'s' if int(count) > 1 else ''}",
+                     *(_timer_cell(b, count, lambda m: _cpu_cell(m["cpu"])) for b in backends.values())])
     engine = _cpu_cell(results["engine"]["cpu"])
     return [["Pure engine", *([engine] * len(backends))], *rows]
 
@@ -144,7 +173,7 @@ def _cpu_section(results: dict[str, Any]) -> list[str]:
     return [
         "## CPU during each workload",
         "",
-        "Average cores busy while each workload ran, as `benchmark + server / PostgreSQL / other "
+        "Average cores busy while each workload ran, as `benchmark + server (or timer workers) / PostgreSQL / other "
         f"processes` (of {results['machine']['nproc']}). ⚠ marks workloads during which other processes "
         f"used more than {BUSY_THRESHOLD_CORES} cores: their figures are pessimistic. PostgreSQL is shared "
         "with anything else using it on this machine.",
@@ -242,7 +271,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         "```sh",
         "make bench                                  # full run, SQLite and PostgreSQL",
-        ".venv/bin/python -m bench.run --quick       # smaller run: 1,000 inbox rows, 200 loops",
+        ".venv/bin/python -m bench.run --quick       # smaller run: 1,000 inbox rows, 200 loops, 200 timers",
         ".venv/bin/python -m bench.run --backends sqlite",
         ".venv/bin/python -m bench.run --workers 2   # pre-forked server (serve --workers 2)",
         "```",

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import report, seed, workloads
+from bench import report, seed, timers, workloads
 from bench.machine import BUSY_THRESHOLD_CORES, cpu_watch, wait_for_quiet
 from bench.server import (
     BACKENDS,
@@ -42,6 +42,8 @@ class Config:
     inbox_sizes: tuple[int, ...]
     inbox_seed: int
     inbox_requests: int
+    timer_cases: int
+    timer_workers: tuple[int, ...] = (1, 4)  # worker processes per measurement (SQLite: 1 only)
     server_threads: int = SERVER_THREADS
     server_workers: int = 1
     quiet_wait_s: float = 30.0  # per measured workload, for other processes to leave the CPU
@@ -50,12 +52,12 @@ class Config:
 FULL = Config(
     "full", lifecycle_cases=1000, single_client_cases=200, engine_cases=500, concurrency=4,
     history_iterations=1000, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(10_000, 100_000),
-    inbox_seed=1000, inbox_requests=200,
+    inbox_seed=1000, inbox_requests=200, timer_cases=2000,
 )
 QUICK = Config(
     "quick", lifecycle_cases=100, single_client_cases=30, engine_cases=100, concurrency=4,
     history_iterations=200, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(1000,),
-    inbox_seed=1000, inbox_requests=200, quiet_wait_s=5.0,
+    inbox_seed=1000, inbox_requests=200, timer_cases=200, quiet_wait_s=5.0,
 )
 
 
@@ -113,6 +115,20 @@ def lifecycle_workloads(server: Server, token: str, cfg: Config) -> dict[str, An
     return {"lifecycle": life, "lifecycle_single_client": single}
 
 
+def timers_workload(backend: Backend, cfg: Config) -> dict[str, Any]:
+    """A fresh batch of due timers per worker count (``bench.timers``); SQLite runs one worker."""
+    counts = (1,) if backend.name == "sqlite" else cfg.timer_workers
+    results: dict[str, Any] = {}
+    for count in counts:
+        settle_database(backend.url)
+        measured = timers.fire_batch(backend, cfg.timer_cases, count,
+                                     lambda fn, pids: watched(fn, cfg, *pids))
+        results[str(count)] = measured
+        log(f"  {count} worker(s): {measured['timers_per_s']:.1f} timers/s, peak RSS "
+            f"{max(measured['peak_rss_mib']):.0f} MiB (seeding took {measured['seed_use_case_s']:.1f} s)")
+    return results
+
+
 def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, Any]:
     """All HTTP workloads on one fresh database behind one server process."""
     with BACKENDS[name]() as backend:
@@ -132,13 +148,15 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
             log("  " + ", ".join(f"#{p} {v['median_ms']:.1f} ms" for p, v in points.items()))
             log(f"{name}: inbox {', '.join(f'{s:,}' for s in cfg.inbox_sizes)}")
             result["inbox"] = inbox_workload(backend, server, token, cfg)
+        log(f"{name}: timers x{cfg.timer_cases}")
+        result["timers"] = timers_workload(backend, cfg)
     return result
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="fewer cases, 1,000 inbox rows, 200 loop iterations")
+                        help="fewer cases, 1,000 inbox rows, 200 loop iterations, 200 timers")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes (serviceflow serve --workers); default 1: one process")

@@ -24,9 +24,9 @@ SEED_DEPARTMENT = "sales"
 COPIED_TABLES = ("cases", "case_states", "case_tasks", "work_items", "case_events")
 
 
-def start_cases(url: str, count: int) -> list[int]:
-    """``count`` lifecycle cases started through ``engine.services.cases.start_case``, as sales1;
-    each waits at Step 1 in the sales inbox. Returns their ids, ascending."""
+def start_cases(url: str, count: int, process_id: str = LIFECYCLE) -> list[int]:
+    """``count`` cases started through ``engine.services.cases.start_case``, as sales1; a
+    lifecycle case waits at Step 1 in the sales inbox. Returns their ids, ascending."""
     from engine.config import Settings
     from engine.context import build_context
     from engine.services.cases import start_case
@@ -38,7 +38,7 @@ def start_cases(url: str, count: int) -> list[int]:
     try:
         actor = find_actor(ctx, SEED_USER)
         data = [{"customer": f"Bench customer {n % 100}"} for n in range(count)]
-        return sorted(start_case(ctx, actor, LIFECYCLE, d).id for d in data)
+        return sorted(start_case(ctx, actor, process_id, d).id for d in data)
     finally:
         ctx.database.dispose()
 

@@ -38,15 +38,18 @@ class Backend:
     name: str
     url: str
     workdir: Path
+    workflows: Path = WORKFLOWS
+    forms: Path = FORMS
 
     def env(self) -> dict[str, str]:
-        """The environment every ``serviceflow`` command of this run gets: bench diagrams only,
-        this database, and an instance folder that is not the developer's ``instance/``."""
+        """The environment every ``serviceflow`` command of this run gets: bench diagrams only
+        (or the ``workflows`` and ``forms`` folders given), this database, and an instance folder
+        that is not the developer's ``instance/``."""
         env = dict(os.environ)
         env.update(
             DATABASE_URL=self.url,
-            SERVICEFLOW_WORKFLOWS=str(WORKFLOWS),
-            SERVICEFLOW_FORMS=str(FORMS),
+            SERVICEFLOW_WORKFLOWS=str(self.workflows),
+            SERVICEFLOW_FORMS=str(self.forms),
             SERVICEFLOW_INSTANCE=str(self.workdir / "instance"),
             SECRET_KEY=secrets.token_hex(32),
             SERVICEFLOW_ENV="development",
@@ -143,7 +146,8 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running ``serviceflow serve``; its output goes to a log file so that a failure can be shown."""
+    """A running ``serviceflow serve`` (or ``worker``); its output goes to a log file so that a
+    failure can be shown."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -177,7 +181,7 @@ def _wait_until_ready(server: Server) -> None:
     )
 
 
-def _stop(server: Server) -> None:
+def stop(server: Server) -> None:
     """SIGTERM, then SIGKILL if it lingers: only this process, which the benchmark started."""
     if server.process.poll() is not None:
         return
@@ -190,11 +194,13 @@ def _stop(server: Server) -> None:
 
 
 @contextmanager
-def running_server(backend: Backend, threads: int = SERVER_THREADS, workers: int = 1) -> Iterator[Server]:
+def running_server(backend: Backend, threads: int = SERVER_THREADS, workers: int = 1,
+                   name: str = "server") -> Iterator[Server]:
     """``serviceflow serve`` on 127.0.0.1 and a free port, stopped however the block ends.
-    ``workers`` > 1 asks for the pre-forked multi-process server; 1 is the default single process."""
+    ``workers`` > 1 asks for the pre-forked multi-process server; 1 is the default single process.
+    ``name`` names its log file (``<workdir>/<name>.log``), so several servers can share a backend."""
     port = free_port()
-    log_path = backend.workdir / "server.log"
+    log_path = backend.workdir / f"{name}.log"
     command = [*_serviceflow_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
                "--threads", str(threads)]
     if workers > 1:
@@ -206,4 +212,54 @@ def running_server(backend: Backend, threads: int = SERVER_THREADS, workers: int
         _wait_until_ready(server)
         yield server
     finally:
-        _stop(server)
+        stop(server)
+
+
+def start_worker(backend: Backend, name: str, poll_seconds: float = 0.2, batch: int = 50) -> Server:
+    """A ``serviceflow worker`` subprocess (port 0: it serves nothing), logging to
+    ``<workdir>/<name>.log``; the caller stops it with ``stop`` (see ``running_workers``)."""
+    log_path = backend.workdir / f"{name}.log"
+    command = [*_serviceflow_command(), "worker", "--poll", str(poll_seconds), "--batch", str(batch)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=backend.env(), stdout=log, stderr=subprocess.STDOUT)
+    return Server(process, 0, log_path)
+
+
+def wait_for_workers(workers: list[Server], timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Until every worker has logged ``worker started`` (its context is built and it polls)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(workers)
+    while waiting:
+        for worker in list(waiting):
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"serviceflow worker exited with {worker.process.returncode}:\n"
+                                   f"{worker.log_tail()}")
+            if worker.log_path.exists() and "worker started" in worker.log_path.read_text(errors="replace"):
+                waiting.remove(worker)
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"serviceflow worker did not start within {timeout_s:.0f} s:\n"
+                               f"{waiting[0].log_tail()}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_workers(backend: Backend, count: int, poll_seconds: float = 0.2) -> Iterator[list[Server]]:
+    """``count`` ``serviceflow worker`` processes on the backend, ready (see ``wait_for_workers``),
+    each stopped however the block ends."""
+    workers: list[Server] = []
+    try:
+        for n in range(count):
+            workers.append(start_worker(backend, f"worker{n + 1}", poll_seconds))
+        wait_for_workers(workers)
+        yield workers
+    finally:
+        for worker in workers:
+            stop(worker)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident memory of a running process (``VmHWM`` of ``/proc/PID/status``), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
