@@ -3,6 +3,7 @@ the state, the case row, the inbox rows and the events, all in the caller's tran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -12,11 +13,12 @@ from sqlalchemy import delete, insert, select
 from engine import audit, effects, timers
 from engine.clock import utcnow
 from engine.context import EngineContext
-from engine.errors import ServiceFlowError
+from engine.errors import Conflict, ServiceFlowError
 from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
 from engine.services import customers, message_index, notifications
+from engine.services.engine_errors import describe_engine_failure
 
 TITLE_FIELDS = ("title", "subject")
 CUSTOMER_FIELD = "customer"
@@ -110,6 +112,23 @@ def _sync_inbox(
                 task_id=task.id, element_id=task.element_id,
             )
         )
+
+
+def run_step(uow: UnitOfWork, case: Case, actor: Any, step: Callable[[], Any]) -> str | None:
+    """Run one engine step, collecting the effects its service tasks request, and apply them.
+
+    Returns None when all went well, else the error the case goes into: any engine failure (a
+    script, a gateway, an effect that cannot be carried out) is the case's error, not the
+    request's; only Conflict (the task is no longer there) propagates to the caller."""
+    error = None
+    with effects.collecting() as requested:
+        try:
+            step()
+        except Conflict:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+            error = describe_engine_failure(exc)
+    return error or apply_effects(uow, case, actor, requested)
 
 
 def apply_effects(uow: UnitOfWork, case: Case, actor: Any, requested: list[effects.Effect]) -> str | None:

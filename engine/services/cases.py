@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
 
-from engine import audit, effects
+from engine import audit
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
-from engine.services.case_store import apply_effects, save_runtime
-from engine.services.engine_errors import describe_engine_failure
+from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
 from engine.services.work_items import WorkItemView, work_item_view
 
@@ -99,14 +98,10 @@ def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
     uow.session.add(case)
     uow.session.flush()
     uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
-    error, runtime = None, None
     process = ctx.process(version)
-    with effects.collecting() as requested:
-        try:
-            runtime = CaseRuntime.start(process, ctx.script_engine, data)
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-            error = describe_engine_failure(exc)
-    error = error or apply_effects(uow, case, actor, requested)
+    started: list[CaseRuntime] = []
+    error = run_step(uow, case, actor, lambda: started.append(CaseRuntime.start(process, ctx.script_engine, data)))
+    runtime = started[0] if started else None
     if runtime is None:
         case.status, case.error = "error", error or ""
         uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))

@@ -19,7 +19,6 @@ Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -31,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, effects
+from engine import audit
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -39,9 +38,8 @@ from engine.persistence.models import Case, ProcessVersion, UnmatchedMessage
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
-from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import CaseView, case_view
-from engine.services.engine_errors import describe_engine_failure
 from engine.services.message_index import find_waits
 from engine.services.processes import latest_versions_query
 
@@ -99,19 +97,6 @@ def _record(case: Case, actor: Actor, name: str, payload: dict, correlation: dic
                         task_id=task_id, element_id=element_id)
 
 
-def _step(uow: UnitOfWork, case: Case, actor: Actor, catch: Callable[[], None]) -> str | None:
-    """Run ``catch`` (the engine step) collecting effects; any engine failure becomes the case's error."""
-    error = None
-    with effects.collecting() as requested:
-        try:
-            catch()
-        except Conflict:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-            error = describe_engine_failure(exc)
-    return error or apply_effects(uow, case, actor, requested)
-
-
 def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: dict,
                         correlation: dict) -> Delivery | None:
     """Deliver to the longest-waiting matching case; None when no case waits for it. A case that
@@ -128,7 +113,7 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             _, task_id, element_id = current[0]
             runtime = load_runtime(ctx, uow, case)
             uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
-            error = _step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
+            error = run_step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
             try:
                 save_runtime(ctx, uow, case, runtime, actor, error)
                 uow.session.flush()
@@ -177,7 +162,7 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
             uow.session.add(_record(case, actor, name, payload, correlation, wait.task_id, wait.element_id))
             runtime.catch_message(wait.task_id, name, payload, correlation)
 
-        error = _step(uow, case, actor, start)
+        error = run_step(uow, case, actor, start)
         if runtime is None:
             case.status, case.error = "error", error or ""
             uow.session.add(_record(case, actor, name, payload, correlation, None, None))

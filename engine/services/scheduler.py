@@ -34,12 +34,12 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from engine import audit, clock, effects, schedules, timers
+from engine import audit, clock, schedules, timers
 from engine.context import EngineContext
 from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
-from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
@@ -136,13 +136,7 @@ def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime,
         return False
     _record_fired(uow, case, due, now)
     watched = _watch(uow, runtime, due)
-    error = None
-    with effects.collecting() as requested:
-        try:
-            runtime.fire_timers(due)
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-            error = describe_engine_failure(exc)
-    error = error or apply_effects(uow, case, SYSTEM, requested)
+    error = run_step(uow, case, SYSTEM, lambda: runtime.fire_timers(due))
     save_runtime(ctx, uow, case, runtime, SYSTEM, error)
     if error is None:
         _notify(ctx, uow, watched)

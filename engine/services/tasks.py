@@ -10,16 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, effects
+from engine import audit
 from engine.context import EngineContext
 from engine.errors import Conflict, InvalidInput
 from engine.forms import FormDefinition, validate_submission
 from engine.persistence.models import Case
 from engine.services import customers
 from engine.services.actors import Actor
-from engine.services.case_store import apply_effects, load_runtime, save_runtime
+from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import CaseView, case_view
-from engine.services.engine_errors import describe_engine_failure
 from engine.services.records import RecordView, completed_events, record_views
 from engine.services.work_items import (
     TaskPermissions,
@@ -101,15 +100,7 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         runtime.user_task(task_id)
         uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
                                      element_id=item.element_id))
-        error = None
-        with effects.collecting() as requested:
-            try:
-                runtime.complete(task_id, clean)
-            except Conflict:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
-                error = describe_engine_failure(exc)
-        error = error or apply_effects(uow, case, actor, requested)
+        error = run_step(uow, case, actor, lambda: runtime.complete(task_id, clean))
         try:
             save_runtime(ctx, uow, case, runtime, actor, error)
             uow.session.flush()
