@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
@@ -60,6 +65,18 @@ class UserTaskInfo:
     department_expression: str | None = None
 
 
+@dataclass(frozen=True)
+class MessageCatchInfo:
+    """A message catch event and the form its payload must satisfy (the event's
+    ``formJsonSchemaFilename`` property), so that another system's message is checked as a
+    person's form submission is."""
+
+    element_id: str
+    message: str
+    form: str | None
+    is_start: bool
+
+
 @dataclass
 class ParsedProcess:
     """A process version ready to run: specs, forms and user-task facts, shared by all its cases."""
@@ -71,6 +88,12 @@ class ParsedProcess:
     subprocess_specs: dict[str, Any]
     forms: dict[str, FormDefinition] = field(default_factory=dict)
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    message_catches: dict[str, MessageCatchInfo] = field(default_factory=dict)
+    starts_by_hand: bool = True
+
+    def message_start(self, message: str) -> MessageCatchInfo | None:
+        """The top-level start event that begins a case when ``message`` arrives, if any."""
+        return next((c for c in self.message_catches.values() if c.is_start and c.message == message), None)
 
     def form_for(self, element_id: str) -> FormDefinition | None:
         """The form a user task names, or None for a task that only needs a confirmation."""
@@ -117,12 +140,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                     f"bundle ({bundle_process_ids(spec, subprocess_specs)}); give each user task its own id"
                 )
             props = (task_spec.extensions or {}).get("properties", {})
-            form = props.get("formJsonSchemaFilename")
-            if form is not None and form not in forms:
-                raise InvalidDefinition(
-                    f"bpmn:userTask id={task_spec.bpmn_id!r} name={task_spec.bpmn_name!r} names form "
-                    f"{form!r}, which is not in forms/"
-                )
+            form = _named_form(task_spec, "bpmn:userTask", forms)
             tasks[task_spec.name] = UserTaskInfo(
                 element_id=task_spec.name,
                 title=task_spec.bpmn_name or task_spec.name,
@@ -132,6 +150,34 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 department_expression=props.get("departmentExpression"),
             )
     return tasks
+
+
+def _named_form(task_spec: Any, tag: str, forms: Mapping[str, FormDefinition]) -> str | None:
+    form = (task_spec.extensions or {}).get("properties", {}).get("formJsonSchemaFilename")
+    if form is not None and form not in forms:
+        raise InvalidDefinition(
+            f"{tag} id={task_spec.bpmn_id!r} name={task_spec.bpmn_name!r} names form {form!r}, which is not in forms/"
+        )
+    return form
+
+
+def _message_catches(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str, FormDefinition]) -> dict:
+    catches: dict[str, MessageCatchInfo] = {}
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(task_spec, CatchingEvent) and isinstance(definition, MessageEventDefinition):
+                is_start = process_spec is spec and isinstance(task_spec, StartEvent)
+                catches[task_spec.name] = MessageCatchInfo(
+                    task_spec.name, definition.name, _named_form(task_spec, "bpmn:event", forms), is_start)
+    return catches
+
+
+def _starts_by_hand(spec: Any) -> bool:
+    """A person can start a case when the process has a start event that needs no message or
+    signal: a none start event, or a timer start (started now instead of on its schedule)."""
+    return any(isinstance(s, StartEvent) and isinstance(s.event_definition, NoneEventDefinition | TimerEventDefinition)
+               for s in spec.task_specs.values())
 
 
 def bundle_process_ids(spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -168,6 +214,8 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
         subprocess_specs=subprocess_specs,
         forms=forms,
         user_tasks=_user_tasks(spec, subprocess_specs, forms),
+        message_catches=_message_catches(spec, subprocess_specs, forms),
+        starts_by_hand=_starts_by_hand(spec),
     )
 
 

@@ -148,6 +148,10 @@ def _message(error: ValidationError) -> str:
         return "Must be one of: " + ", ".join(labels) + "."
     if kind == "format":
         return _FORMATS.get(expected, f"Must be a valid {expected}.")
+    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+        unknown = sorted(str(k) for k in error.instance if k not in schema.get("properties", {}))
+        if unknown:  # an API sender needs the names; a web form never posts fields it lacks
+            return f"Contains fields this form does not have: {', '.join(unknown)}."
     return _OTHER.get(kind, "This value is not valid.")
 
 

@@ -115,6 +115,31 @@ class CaseRuntime:
         runtime.advance()
         return runtime
 
+    @classmethod
+    def open_at_message(cls, process: ParsedProcess, script_engine: Any, message: str) -> tuple[CaseRuntime, str]:
+        """A new workflow waiting at the start event that catches ``message``, and that task's id.
+
+        A process may begin in several ways (a person starts it, or another system's message
+        does); SpiffWorkflow would run every none start event at once. Only its own start
+        bookkeeping is run here, and the other start events are cancelled, so the case begins at
+        this message's start event alone; the caller then lets it catch the message."""
+        workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
+        while bookkeeping := [t for t in workflow.get_tasks(state=TaskState.READY)
+                              if not isinstance(t.task_spec, StartEvent)]:
+            for task in bookkeeping:
+                task.run()
+        starts = [t for t in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK)
+                  if isinstance(t.task_spec, StartEvent)]
+        chosen = next((t for t in starts if t.state == TaskState.WAITING
+                       and isinstance(t.task_spec.event_definition, MessageEventDefinition)
+                       and t.task_spec.event_definition.name == message), None)
+        if chosen is None:
+            raise Conflict(f"The process does not begin with message {message!r}")
+        for task in starts:
+            if task is not chosen:
+                task.cancel()
+        return cls(process, workflow), str(chosen.id)
+
     @staticmethod
     def _fire_start_timer(workflow: BpmnWorkflow) -> None:
         """A case of a process whose start event is a timer exists because its time has come (the

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 
 from engine import audit
+from engine.catalog import ParsedProcess
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
@@ -76,6 +77,7 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
     data = audit.jsonable(data or {})
     with ctx.unit_of_work() as uow:
         version = latest_published(uow.session, process_id)
+        _check_starts_by_hand(ctx.process(version))
         case, runtime, error = start_in(ctx, uow, actor, version, data)
         if runtime is None:
             uow.commit()
@@ -86,6 +88,15 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
     if error is None:
         ctx.runtimes.put(view.id, lock_version, runtime)
     return view
+
+
+def _check_starts_by_hand(process: ParsedProcess) -> None:
+    """A process that begins only with a message is started by that message: started by hand,
+    its case would wait at its start event for ever."""
+    if not process.starts_by_hand:
+        messages = ", ".join(sorted(c.message for c in process.message_catches.values() if c.is_start))
+        raise InvalidInput(f"{process.name} begins when another system sends message {messages}; it is not "
+                           "started by hand", {"process_id": [f"Starts by message: {messages}"]})
 
 
 def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,

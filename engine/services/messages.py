@@ -24,14 +24,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
-from engine.catalog import ParsedProcess
+from engine.catalog import MessageCatchInfo, ParsedProcess
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, ProcessVersion, UnmatchedMessage
@@ -40,6 +39,7 @@ from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import CaseView, case_view
+from engine.services.form_input import validated
 from engine.services.message_index import find_waits
 from engine.services.processes import latest_versions_query
 
@@ -111,6 +111,7 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             if not current or case.status != "running":
                 continue  # moved on meanwhile; the next look sees the committed index
             _, task_id, element_id = current[0]
+            payload = _payload(uow, ctx.process(case.version), element_id, payload)
             runtime = load_runtime(ctx, uow, case)
             uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
             error = run_step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
@@ -127,16 +128,25 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
     raise Conflict("The cases waiting for this message kept changing; send it again")
 
 
-def _message_start(ctx: EngineContext, uow: UnitOfWork, name: str) -> tuple[ProcessVersion, ParsedProcess] | None:
+def _message_start(ctx: EngineContext, uow: UnitOfWork,
+                   name: str) -> tuple[ProcessVersion, ParsedProcess, MessageCatchInfo] | None:
     """The newest published process whose top-level start event catches message ``name``.
     There are a few dozen processes and their parsed specs are cached, so this reads no case."""
     for version in uow.session.scalars(latest_versions_query().order_by(ProcessVersion.process_id)):
         process = ctx.process(version)
-        for start in process.spec.start.outputs:
-            definition = getattr(start, "event_definition", None)
-            if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                return version, process
+        start = process.message_start(name)
+        if start is not None:
+            return version, process, start
     return None
+
+
+def _payload(uow: UnitOfWork, process: ParsedProcess, element_id: str, payload: dict) -> dict:
+    """The payload checked against the form its catch event names, as a person's form is; a
+    payload that fails is refused (422) before anything is written, so the sender can correct
+    and send it again."""
+    catch = process.message_catches.get(element_id)
+    form = process.forms[catch.form] if catch is not None and catch.form else None
+    return validated(uow.session, form, payload, "The message payload")
 
 
 def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
@@ -146,7 +156,8 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
         found = _message_start(ctx, uow, name)
         if found is None:
             return None
-        version, process = found
+        version, process, start_event = found
+        payload = _payload(uow, process, start_event.element_id, payload)
         case = Case(process_version_id=version.id, process_id=version.process_id, version=version,
                     created_by_id=actor.id, status="running", data=payload)
         uow.session.add(case)
@@ -157,10 +168,9 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
 
         def start() -> None:
             nonlocal runtime
-            runtime = CaseRuntime.start(process, ctx.script_engine, {})
-            wait = next(w for w in runtime.waiting_messages() if w.is_start and w.name == name)
-            uow.session.add(_record(case, actor, name, payload, correlation, wait.task_id, wait.element_id))
-            runtime.catch_message(wait.task_id, name, payload, correlation)
+            runtime, task_id = CaseRuntime.open_at_message(process, ctx.script_engine, name)
+            uow.session.add(_record(case, actor, name, payload, correlation, task_id, start_event.element_id))
+            runtime.catch_message(task_id, name, payload, correlation)
 
         error = run_step(uow, case, actor, start)
         if runtime is None:

@@ -22,11 +22,17 @@ class ProcessSummary:
     version: int
     content_hash: str
     published_at: str | None
+    starts_by_hand: bool
+    start_messages: list[str]
 
 
-def _summary(row: ProcessVersion) -> ProcessSummary:
+def _summary(row: ProcessVersion, parsed: ParsedProcess) -> ProcessSummary:
+    """What the start page and the API say of a version, including how its cases begin: a
+    process whose only start event catches a message is started by that message, not by hand."""
     published = row.published_at.isoformat() if row.published_at else None
-    return ProcessSummary(row.process_id, row.name, row.version, row.content_hash, published)
+    messages = sorted(c.message for c in parsed.message_catches.values() if c.is_start)
+    return ProcessSummary(row.process_id, row.name, row.version, row.content_hash, published,
+                          parsed.starts_by_hand, messages)
 
 
 def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSummary, bool]:
@@ -48,7 +54,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
                     select(Schedule.id).where(Schedule.process_id == bundle.process_id)) is None:
                 _sync_schedule(uow, bundle.process_id, timer)  # published before schedules existed
                 uow.commit()
-            return _summary(existing), False
+            return _summary(existing, parsed), False
         latest = uow.session.scalar(
             select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == bundle.process_id)
         )
@@ -64,7 +70,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
         uow.session.add(row)
         _sync_schedule(uow, bundle.process_id, timer)
         uow.commit()
-        return _summary(row), True
+        return _summary(row, parsed), True
 
 
 def _timer_start(ctx: EngineContext, parsed: ParsedProcess) -> schedules.TimerStart | None:
@@ -121,7 +127,7 @@ def list_published(ctx: EngineContext) -> list[ProcessSummary]:
     """The newest published version of every process, by name."""
     with ctx.unit_of_work(readonly=True) as uow:
         rows = uow.session.scalars(latest_versions_query().order_by(ProcessVersion.name))
-        return [_summary(r) for r in rows]
+        return [_summary(r, ctx.process(r)) for r in rows]
 
 
 def latest_published(session, process_id: str) -> ProcessVersion:  # type: ignore[no-untyped-def]

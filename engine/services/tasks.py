@@ -12,13 +12,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.context import EngineContext
-from engine.errors import Conflict, InvalidInput
-from engine.forms import FormDefinition, validate_submission
+from engine.errors import Conflict
+from engine.forms import FormDefinition
 from engine.persistence.models import Case
-from engine.services import customers
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import CaseView, case_view
+from engine.services.form_input import validated
 from engine.services.records import RecordView, completed_events, record_views
 from engine.services.work_items import (
     TaskPermissions,
@@ -65,17 +65,6 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
         )
 
 
-def _validated(session: Session, form: FormDefinition | None, data: Any) -> dict:
-    if not isinstance(data, dict):
-        raise InvalidInput("Task data must be an object", {"": ["Must be an object."]})
-    if form is None:
-        return audit.jsonable(data)
-    errors = validate_submission(form, data) or customers.unknown_customer_fields(session, form.schema, data)
-    if errors:
-        raise InvalidInput("The form has errors", errors)
-    return audit.jsonable(data)
-
-
 def _locked_case(session: Session, case_id: int) -> Case:
     """The case row, locked first (PostgreSQL): every writer of a case takes this lock before any
     other row of the case, so a completion and the timer worker queue instead of deadlocking."""
@@ -95,7 +84,7 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         case = _locked_case(uow.session, item.case_id)
         if case.status != "running":
             raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
-        clean = _validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
+        clean = validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
         uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,

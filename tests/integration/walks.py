@@ -45,6 +45,15 @@ class Case(Walk):
         assert response.status_code == 201, response.json
         self.case = response.json
 
+    @classmethod
+    def by_message(cls, api, name: str, payload: dict, as_: str = "centre1") -> Case:  # type: ignore[no-untyped-def]
+        """A case that message ``name`` started (``POST /messages/NAME`` answered 201)."""
+        response = api.post(f"/messages/{name}", {"payload": payload}, as_=as_)
+        assert response.status_code == 201, response.json
+        case = cls.__new__(cls)
+        case.api, case.case = api, response.json
+        return case
+
     @property
     def id(self) -> int:
         return self.case["id"]

@@ -49,7 +49,10 @@ SCHEMAS: dict[str, Any] = {
               "properties": {"error": {"type": "string"}, "details": {}}},
     "Process": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
-        "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]}}},
+        "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]},
+        "starts_by_hand": {"type": "boolean", "description": "false: only a message starts its cases"},
+        "start_messages": {"type": "array", "items": {"type": "string"},
+                           "description": "messages that start a case (POST /messages/{name})"}}},
     "Form": {"type": ["object", "null"], "properties": {
         "name": {"type": "string"}, "schema": OBJ, "ui_schema": OBJ}},
     "Task": {"type": "object", "properties": {
