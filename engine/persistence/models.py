@@ -295,6 +295,22 @@ class MessageWait(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class MessageStart(Base):
+    """The case a message started, by the message's name and correlation values: the same message
+    sent again (a sender retrying after a lost answer) finds this case instead of starting a second
+    one. ``payload_hash`` tells a true repeat from a different message under the same keys."""
+
+    __tablename__ = "message_starts"
+    __table_args__ = (UniqueConstraint("name", "correlation_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    correlation_key: Mapped[str] = mapped_column(String(64))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class UnmatchedMessage(Base):
     """A message that reached no case and started none: kept for admins, never dropped."""
 

@@ -19,6 +19,7 @@ Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -33,7 +34,7 @@ from engine import audit
 from engine.catalog import MessageCatchInfo, ParsedProcess
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.persistence.models import Case, ProcessVersion, UnmatchedMessage
+from engine.persistence.models import Case, MessageStart, ProcessVersion, UnmatchedMessage
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
@@ -58,6 +59,7 @@ class Delivery:
 
     case: CaseView
     started: bool
+    repeated: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,19 +151,46 @@ def _payload(uow: UnitOfWork, process: ParsedProcess, element_id: str, payload: 
     return validated(uow.session, form, payload, "The message payload")
 
 
+def _digest(value: dict) -> str:
+    return hashlib.sha256(audit.canonical_json(value).encode()).hexdigest()
+
+
+def _started_before(uow: UnitOfWork, name: str, correlation: dict, payload: dict) -> Delivery | None:
+    """The case this same message started before, when it carries correlation values (they name
+    the sender's record: a repeat is a retry, not a new record). The same keys with another
+    payload are refused: taking either silently would lose the other."""
+    if not correlation:
+        return None
+    row = uow.session.scalar(select(MessageStart).where(MessageStart.name == name,
+                                                        MessageStart.correlation_key == _digest(correlation)))
+    if row is None:
+        return None
+    if row.payload_hash != _digest(payload):
+        raise Conflict(f"Message {name!r} with these correlation values already started case {row.case_id} "
+                       "with other data; send a change to that case instead", {"case_id": row.case_id})
+    return Delivery(case_view(uow, uow.session.get(Case, row.case_id)), started=False, repeated=True)
+
+
 def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
                 correlation: dict) -> Delivery | None:
-    """Start a case of the process that begins with this message, its payload the start data."""
+    """Start a case of the process that begins with this message, its payload the start data;
+    the case it started before when the same message comes again."""
     with ctx.unit_of_work() as uow:
         found = _message_start(ctx, uow, name)
         if found is None:
             return None
         version, process, start_event = found
         payload = _payload(uow, process, start_event.element_id, payload)
+        repeat = _started_before(uow, name, correlation, payload)
+        if repeat is not None:
+            return repeat
         case = Case(process_version_id=version.id, process_id=version.process_id, version=version,
                     created_by_id=actor.id, status="running", data=payload)
         uow.session.add(case)
         uow.session.flush()
+        if correlation:
+            uow.session.add(MessageStart(name=name, correlation_key=_digest(correlation),
+                                         payload_hash=_digest(payload), case_id=case.id))
         uow.session.add(audit.record(case, "case_started", actor,
                                      {"data": {}, "version": version.version, "message": name}))
         runtime = None
@@ -179,7 +208,10 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
             uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
         else:
             save_runtime(ctx, uow, case, runtime, actor, error)
-        uow.session.flush()
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:  # PostgreSQL: the same message is starting a case right now
+            raise Conflict("The same message is being delivered at this moment; send it again") from exc
         view, lock_version = case_view(uow, case), case.lock_version
         uow.commit()
     if error is None and runtime is not None:

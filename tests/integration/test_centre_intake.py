@@ -114,3 +114,20 @@ def test_the_start_page_offers_a_start_button_only_where_a_person_can_start(app,
     assert 'action="/start/service_centre_feedback"' in page and 'action="/start/message_intake"' not in page
     assert "Begins when another system sends the message" in page and "<code>intake_received</code>" in page
     assert "Also begins when another system sends the message" in page
+
+
+@pytest.mark.clause("5.6.1")
+def test_a_forwarded_record_sent_again_starts_no_second_case(api, ctx):
+    body = {"payload": CENTRE_RECORD, "correlation": {"centre_record_ref": "EC-118"}}
+    first = api.post(f"/messages/{INTAKE}", body, as_="centre1")
+    assert first.status_code == 201, first.json
+    before = counts(ctx)
+    again = api.post(f"/messages/{INTAKE}", body, as_="centre1")
+    assert (again.status_code, again.json["id"]) == (200, first.json["id"])
+    assert counts(ctx) == before
+    changed = api.post(f"/messages/{INTAKE}", {**body, "payload": {**CENTRE_RECORD, "description": "Other"}},
+                       as_="centre1")
+    assert (changed.status_code, changed.json["details"]) == (409, {"case_id": first.json["id"]})
+    other = api.post(f"/messages/{INTAKE}", {**body, "correlation": {"centre_record_ref": "EC-119"}}, as_="centre1")
+    assert other.status_code == 201 and other.json["id"] != first.json["id"]
+    assert counts(ctx) == (before[0] + 1, before[1])

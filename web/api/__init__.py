@@ -138,8 +138,9 @@ def complete(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/messages/<name>")
 def send_message(name: str):  # type: ignore[no-untyped-def]
-    """Deliver a message: 200 with the case it moved, 201 with the case it started, 404 when it
-    matched nothing (it is kept; ``details.unmatched_id`` names it)."""
+    """Deliver a message: 200 with the case it moved (or, for a start message sent again with the
+    same correlation values and payload, the case it started then), 201 with the case it started,
+    404 when it matched nothing (it is kept; ``details.unmatched_id`` names it)."""
     body = _body()
     delivery = messages.deliver_message(engine(), g.actor, name, body.get("payload"), body.get("correlation"))
     return jsonify(_case_json(delivery.case)), 201 if delivery.started else 200

@@ -134,13 +134,16 @@ def openapi_document() -> dict:
                                                     errors=("401", "403", "404", "409", "422"))},
             "/messages/{name}": {"post": _op(
                 "Deliver a message to the case waiting for it, or start a case with it",
-                {"200": _json(_ref("Case"), "The waiting case, after the message"),
+                {"200": _json(_ref("Case"), "The waiting case, after the message; or the case this same start "
+                                            "message (same correlation values and payload) started before"),
                  "201": _json(_ref("Case"), "The case the message started"),
                  "404": _json(_ref("Error"), "Nothing matched; the message was kept (details.unmatched_id)")},
                 params=[_path_param("name", "string")],
                 body={"type": "object", "properties": {
                     "payload": OBJ,
-                    "correlation": {"type": "object", "description": "correlation property id -> value"}}},
+                    "correlation": {"type": "object", "description": "correlation property id -> value; for a "
+                                    "start message, the sender's record keys: sent again, it starts no second "
+                                    "case (409 when the payload differs)"}}},
                 errors=("401", "403", "409", "422"))},
             "/messages/unmatched": {"get": _op("Messages that matched nothing (administrators)", {
                 "200": _json({"type": "array", "items": _ref("UnmatchedMessage")}, "Kept messages")},
