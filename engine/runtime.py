@@ -23,13 +23,14 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import schedules, spiff_clock, spiff_limits, state_codec, timers
+from engine import schedules, spiff_clock, spiff_limits, spiff_task_lookup, state_codec, timers
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
 from engine.forms import conform
 
 spiff_limits.apply()
 spiff_clock.apply()
+spiff_task_lookup.apply()
 
 LANE_OWNERS = "lane_owners"
 MAX_INSTANCE_NESTING = 50

@@ -78,11 +78,12 @@ class SaveTracker:
     """The ``last_state_change`` of every finished task as last saved, so unchanged ones are skipped.
 
     Unfinished tasks (ready, waiting, predicted) are rewritten on every save: they are few, and
-    their data and children may change without a state change.
+    their data and children may change without a state change. Tasks are keyed by their UUID's
+    integer: every save looks at every task, and a UUID's own hash and text are Python code.
     """
 
-    saved: dict[str, float] = field(default_factory=dict)
-    known: set[str] = field(default_factory=set)
+    saved: dict[int, float] = field(default_factory=dict)
+    known: set[int] = field(default_factory=set)
 
 
 def _workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
@@ -122,25 +123,27 @@ def dump_delta(workflow: BpmnWorkflow, tracker: SaveTracker) -> StateDelta:
     serializer.registry._encoder_mode = True
     try:
         delta = StateDelta(json.dumps(_skeleton(workflow, serializer), cls=encoder, separators=(",", ":")))
-        present: set[str] = set()
+        present: set[int] = set()
+        saved = tracker.saved
         for key, wf in _workflows(workflow):
             for task in wf.tasks.values():
-                task_id = str(task.id)
-                present.add(task_id)
-                finished = task.has_state(TaskState.FINISHED_MASK)
-                if finished and tracker.saved.get(task_id) == task.last_state_change:
+                number = task.id.int
+                present.add(number)
+                finished = task.state & TaskState.FINISHED_MASK
+                if finished and saved.get(number) == task.last_state_change:
                     continue
                 row = json.dumps(serializer.registry.convert(task), cls=encoder, separators=(",", ":"))
-                delta.upserts[task_id] = (key, row)
+                delta.upserts[str(task.id)] = (key, row)
                 if finished:
-                    tracker.saved[task_id] = task.last_state_change
+                    saved[number] = task.last_state_change
                 else:
-                    tracker.saved.pop(task_id, None)
+                    saved.pop(number, None)
     finally:
         serializer.registry._encoder_mode = False
-    delta.deletes = tracker.known - present
-    for gone in delta.deletes:
-        tracker.saved.pop(gone, None)
+    gone = tracker.known - present
+    for number in gone:
+        saved.pop(number, None)
+    delta.deletes = {str(UUID(int=number)) for number in gone}
     tracker.known = present
     return delta
 
@@ -159,9 +162,10 @@ def load_rows(
     parsed = [(task_id, key, json.loads(text)) for task_id, key, text in rows]
     for task_id, key, task in parsed:
         (dct if key == TOP else dct["subprocesses"][key])["tasks"][task_id] = task
-        tracker.known.add(task_id)
+        number = UUID(task_id).int
+        tracker.known.add(number)
         if task["state"] & TaskState.FINISHED_MASK:
-            tracker.saved[task_id] = task["last_state_change"]
+            tracker.saved[number] = task["last_state_change"]
     for wf in [dct, *dct["subprocesses"].values()]:
         wf["tasks"] = _parents_first(wf["tasks"], wf["root"])
     workflow = _serializer().from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
