@@ -321,13 +321,30 @@ class CaseRuntime:
         return ready
 
     @staticmethod
+    def _holders(task: Task) -> list[Task]:
+        """The task and the activities it is part of, whose boundary timers are its deadlines: the
+        multi-instance activity it is an instance of, and each subprocess or call activity it runs
+        inside (and theirs, outwards to the case's own process)."""
+        holders: list[Task] = []
+        current: Task | None = task
+        for _ in range(MAX_INSTANCE_NESTING):
+            if current is None:
+                break
+            holders.append(current)
+            if current.parent is not None and isinstance(current.parent.task_spec, MultiInstanceTask):
+                holders.append(current.parent)
+            workflow = current.workflow
+            top = workflow.top_workflow
+            current = top.get_task_from_id(workflow.parent_task_id) if workflow is not top else None
+        return holders
+
+    @staticmethod
     def _deadline(task: Task) -> datetime | None:
         """The task's due date (naive UTC, as the database stores it), from the boundary timers on
-        it or, for an instance of a multi-instance task, on that whole activity: the earliest
-        interrupting one (it takes the work away), else the last non-interrupting one (reminders
-        come before the date, the escalation at it)."""
-        holders = [task] + ([task.parent] if task.parent is not None
-                            and isinstance(task.parent.task_spec, MultiInstanceTask) else [])
+        it or on an activity it is part of (``_holders``: a multi-instance activity, a subprocess,
+        a call activity): the earliest interrupting one (it takes the work away), else the last
+        non-interrupting one (reminders come before the date, the escalation at it)."""
+        holders = CaseRuntime._holders(task)
         interrupting, warning = [], []
         for holder in holders:
             for other in holder.parent.children if holder.parent is not None else []:

@@ -87,19 +87,27 @@ def next_due_at(timers: Iterable[PendingTimer]) -> datetime | None:
 @dataclass(frozen=True)
 class BoundaryTimer:
     """What a boundary timer is attached to, read before it fires: whether it interrupts, and the
-    ids of the open user tasks of its activity (every instance of a multi-instance activity)."""
+    ids of the open user tasks of its activity (every instance of a multi-instance activity, every
+    task open inside a subprocess or call activity)."""
 
     interrupting: bool
     attached_task_ids: list[str]
 
 
 def _open_user_tasks(task: Task) -> list[str]:
+    """The open user tasks at or after ``task``, inside the subprocesses on the way included: the
+    work of an embedded subprocess or a call activity is in its own workflow, not among the
+    activity's children."""
     found, stack = [], [task]
+    subprocesses = task.workflow.top_workflow.subprocesses
     while stack:
         current = stack.pop()
         if current.state == TaskState.READY and getattr(current.task_spec, "manual", False):
             found.append(str(current.id))
         stack.extend(current.children)
+        subprocess = subprocesses.get(current.id)
+        if subprocess is not None:
+            stack.append(subprocess.task_tree)
     return sorted(found)
 
 

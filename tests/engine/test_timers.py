@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
-from engine import clock
+from engine import clock, timers
 from engine.catalog import ProcessBundle, parse_bundle
 from engine.runtime import CaseRuntime
 from engine.sandbox import make_script_engine
@@ -131,3 +132,24 @@ def test_a_waiting_timer_survives_a_save_and_a_reload_and_still_fires(at):
     at.now = T0 + timedelta(hours=3)
     restored.fire_timers(_due_now(restored))
     assert _titles(restored) == ["Handle the escalated request"]
+
+
+def test_a_task_inside_a_subprocess_is_due_by_the_timers_on_the_subprocess(at):
+    """The boundary timers of an embedded subprocess are the deadlines of the work inside it: the
+    inner task is due at the last non-interrupting one, and both timers hold it (the reminder's and
+    the escalation's mail goes to whoever has it)."""
+    runtime = _start("timer_subprocess")
+    [task] = runtime.ready_tasks(DEPARTMENTS)
+    assert (task.title, task.department, task.due_at) == ("Inspect the returned unit", "qc", T0 + timedelta(hours=2))
+    held = {timer.element_id: timers.boundary_timer(runtime.workflow.get_task_from_id(UUID(timer.task_id)))
+            for timer in runtime.pending_timers()}
+    assert {name: (b.interrupting, b.attached_task_ids) for name, b in held.items()} == {
+        "inspection_reminder": (False, [task.id]), "inspection_late": (False, [task.id])}
+
+    at.now = T0 + timedelta(hours=2, seconds=1)
+    [late] = [timer for timer in _due_now(runtime) if timer.element_id == "inspection_late"]
+    before = runtime.workflow.get_task_from_id(UUID(late.task_id))
+    runtime.fire_timers([late])
+    assert _titles(runtime) == ["Inspect the returned unit", "Review the late inspection"]
+    [review] = [t for t in runtime.ready_tasks(DEPARTMENTS) if t.department == "management"]
+    assert timers.user_tasks_after(before) == [review.id]
