@@ -73,7 +73,7 @@ def _walk(runtime: CaseRuntime, rng: random.Random, moved: MovableClock, steps: 
         with effects.collecting():
             if timers and (not ready or rng.random() < 0.3):
                 moved.now = max(moved.now, timers[0].due.astimezone(UTC).replace(tzinfo=None) + timedelta(seconds=1))
-                runtime.fire_timers([t for t in timers if t.is_due(moved.now)])
+                runtime.fire_timers([t for t in timers if t.is_due(clock.now())])
             elif not ready and waits:
                 runtime.catch_message(waits[0].task_id, waits[0].name, {}, waits[0].correlation)
             else:
