@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import schedules, spiff_clock, spiff_limits, spiff_task_lookup, state_codec, timers
+from engine import schedules, spiff_clock, spiff_limits, spiff_task_lookup, state_codec, timer_gate, timers
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
 from engine.forms import conform
@@ -31,6 +31,7 @@ from engine.forms import conform
 spiff_limits.apply()
 spiff_clock.apply()
 spiff_task_lookup.apply()
+timer_gate.apply()
 
 LANE_OWNERS = "lane_owners"
 MAX_INSTANCE_NESTING = 50
@@ -209,11 +210,12 @@ class CaseRuntime:
         must wait for its own record rather than fire unrecorded in this step. A READY timer
         needs no update; the engine step runs it.
         """
-        for timer in due:
-            task = self.workflow.get_task_from_id(UUID(timer.task_id))
-            if task.state == TaskState.WAITING:
-                task.task_spec._update(task)
-        self.advance()
+        with timer_gate.firing({timer.task_id for timer in due}):
+            for timer in due:
+                task = self.workflow.get_task_from_id(UUID(timer.task_id))
+                if task.state == TaskState.WAITING:
+                    task.task_spec._update(task)
+            self.advance()
 
     # -- messages: engine.services.messages delivers them; save_runtime indexes the waits --
 

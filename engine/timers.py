@@ -6,9 +6,10 @@ definition stored when the timer was reached: an ISO 8601 date-time for ``timeDa
 hold each case's earliest due time in an indexed column, so that a worker finds due cases with one
 index range scan and never deserializes a case that has nothing to do.
 
-A timer counts as pending while its task is WAITING, and also while it is READY: SpiffWorkflow
-marks a timer READY when it notices the time has passed (it checks at the end of every engine
-step) but only runs it on the next step, so a READY timer is due now and the worker must run it.
+A timer counts as pending while its task is WAITING, and also while it is READY (due now, the
+engine step has not run it yet). Timers come due only when the worker fires them
+(``engine.timer_gate``): one whose time passed during somebody's step stays WAITING with its due
+time in the past, and the worker fires it, recorded and mailed, at its next poll.
 """
 
 from __future__ import annotations

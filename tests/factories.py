@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from engine import clock
 from engine.context import EngineContext
 from engine.services import cases, tasks, work_items
 from engine.services.actors import Actor
@@ -20,6 +23,17 @@ class MovableClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@contextmanager
+def clock_at(start: datetime) -> Iterator[MovableClock]:
+    """The engine clock set to ``start`` for the block, moved by the test; the system's again after."""
+    movable = MovableClock(start)
+    clock.set_clock(movable)
+    try:
+        yield movable
+    finally:
+        clock.set_clock(None)
 
 
 def sample_value(schema: dict, rng: random.Random) -> Any:

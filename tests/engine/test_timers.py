@@ -17,7 +17,7 @@ from engine.catalog import ProcessBundle, parse_bundle
 from engine.runtime import CaseRuntime
 from engine.sandbox import make_script_engine
 from engine.timers import next_due_at
-from tests.factories import MovableClock
+from tests.factories import MovableClock, clock_at
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "data" / "timers"
 DEPARTMENTS = frozenset({"sales", "qc", "tech", "management", "admin"})
@@ -26,10 +26,8 @@ T0 = datetime(2026, 3, 2, 8, 0)
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _process(process_id: str, *called: str, replace: tuple[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -86,12 +84,12 @@ def test_firing_an_interrupting_timer_replaces_the_task_with_its_escalation(at):
     assert runtime.pending_timers() == []
 
 
-def test_a_timer_noticed_during_another_step_waits_ready_until_it_is_fired(at):
+def test_a_timer_that_comes_due_during_another_step_waits_unfired_until_it_is_fired(at):
     runtime = _start("timer_reminder")
     at.now = T0 + timedelta(hours=2)
     runtime.fire_timers([])
     [timer] = runtime.pending_timers()
-    assert timer.ready and timer.is_due(clock.now())
+    assert not timer.ready and timer.is_due(clock.now())
     assert _titles(runtime) == ["Inspect the returned unit"], "nothing fires unrecorded"
     runtime.fire_timers([timer])
     assert _titles(runtime) == ["Inspect the returned unit", "Reminder: the inspection is overdue"]

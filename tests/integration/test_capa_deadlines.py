@@ -11,13 +11,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from engine import clock
-from engine.persistence.models import Case, OutboxMessage
 from engine.services import cases, work_items
 from engine.services.scheduler import fire_due_timers
-from tests.factories import MovableClock, actor, complete
+from tests.factories import MovableClock, actor, clock_at, complete
+from tests.integration.case_reads import fired_timers, next_due, open_tasks, queued_mail
 
 T0 = datetime(2026, 11, 20, 8, 0)
 SECOND = timedelta(seconds=1)
@@ -53,10 +51,8 @@ SALES = [("sales1@example.com", TRACK), ("sales2@example.com", TRACK)]
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _tracking(ctx, analysis: dict = ANALYSIS) -> int:  # type: ignore[no-untyped-def]
@@ -73,27 +69,12 @@ def _track(ctx, case_id: int, on: str, done: bool = False) -> cases.CaseView:  #
                     {"implementation_status": "done" if done else "partially_done", "implemented_on": on})
 
 
-def _open(ctx, case_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    return sorted((t.title, t.department) for t in cases.get_case(ctx, actor(ctx, "auditor1"), case_id).open_tasks)
 
 
-def _mail(ctx, case_id: int, kind: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(address, task title) of the case's queued mail of one kind."""
-    with ctx.unit_of_work(readonly=True) as uow:
-        rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
-                                                               OutboxMessage.kind == kind))
-        return sorted((m.to_address, m.subject.split(": ", 1)[1].split(" — ")[0]) for m in rows)
 
 
-def _fired(ctx, case_id: int) -> list[str]:  # type: ignore[no-untyped-def]
-    history, broken = cases.case_events(ctx, actor(ctx, "auditor1"), case_id)
-    assert broken is None
-    return [e.element_id for e in history if e.type == "timer_fired"]
 
 
-def _next_due(ctx, case_id: int) -> datetime | None:  # type: ignore[no-untyped-def]
-    with ctx.unit_of_work(readonly=True) as uow:
-        return uow.session.get(Case, case_id).next_due_at
 
 
 def _due_in_inbox(ctx, username: str, case_id: int) -> list[tuple[str, datetime | None]]:  # type: ignore[no-untyped-def]
@@ -112,23 +93,23 @@ def _fire_at(ctx, at: MovableClock, when: datetime) -> int:  # type: ignore[no-u
 @pytest.mark.clause("5.5.1")
 def test_the_actions_due_date_reminds_sales_then_escalates_to_management(ctx, at):
     case_id = _tracking(ctx)
-    assert _open(ctx, case_id) == [(TRACK, "sales")]
-    assert _next_due(ctx, case_id) == REMINDER
+    assert open_tasks(ctx, case_id) == [(TRACK, "sales")]
+    assert next_due(ctx, case_id) == REMINDER
 
     assert _fire_at(ctx, at, REMINDER) == 1
-    assert _fired(ctx, case_id) == ["Boundary_ActionsDueSoon"]
-    assert _mail(ctx, case_id, "task_due_soon") == SALES  # the tracking task is Sales', unclaimed
-    assert _mail(ctx, case_id, "task_escalated") == []
-    assert _open(ctx, case_id) == [(TRACK, "sales")]  # a reminder takes nothing away, gives nobody work
-    assert _next_due(ctx, case_id) == OVERDUE
+    assert fired_timers(ctx, case_id) == ["Boundary_ActionsDueSoon"]
+    assert queued_mail(ctx, case_id, "task_due_soon") == SALES  # the tracking task is Sales', unclaimed
+    assert queued_mail(ctx, case_id, "task_escalated") == []
+    assert open_tasks(ctx, case_id) == [(TRACK, "sales")]  # a reminder takes nothing away, gives nobody work
+    assert next_due(ctx, case_id) == OVERDUE
 
     assert _fire_at(ctx, at, OVERDUE) == 1
-    assert _fired(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
-    assert _open(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]
+    assert fired_timers(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
+    assert open_tasks(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]
     # management about its new task, Sales (still tracking) about its own
-    assert _mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
-    assert _mail(ctx, case_id, "task_due_soon") == SALES
-    assert _next_due(ctx, case_id) is None
+    assert queued_mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
+    assert queued_mail(ctx, case_id, "task_due_soon") == SALES
+    assert next_due(ctx, case_id) is None
     assert fire_due_timers(ctx) == 0
 
     # the CAPA goes on to verified closure, whatever management decides
@@ -136,13 +117,13 @@ def test_the_actions_due_date_reminds_sales_then_escalates_to_management(ctx, at
                                            "overdue_comments": "Alarm to be fitted by 11 December"})
     at.now = datetime(2026, 12, 11, 10, 0)
     _track(ctx, case_id, "2026-12-11", done=True)
-    assert _open(ctx, case_id) == [(VERIFY, "sales")]
+    assert open_tasks(ctx, case_id) == [(VERIFY, "sales")]
     done = complete(ctx, "sales1", case_id, VERIFY, VERIFIED)
     assert (done.status, done.outcome) == ("completed", "CAPA closed")
     result = done.data["capa_result"]
     assert (result["effective"], result["implemented_on"]) == (True, "2026-12-11")
     assert result["preventive_actions"] == ANALYSIS["preventive_actions"]
-    assert _fired(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
+    assert fired_timers(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
 
 
 @pytest.mark.clause("5.5.1")
@@ -153,25 +134,25 @@ def test_tracking_again_after_the_due_date_does_not_escalate_the_same_date_again
     case_id = _tracking(ctx)
     at.now = datetime(2026, 11, 30, 10, 0)
     _track(ctx, case_id, "2026-11-30")  # before the reminder: the same timers keep waiting
-    assert _next_due(ctx, case_id) == REMINDER
+    assert next_due(ctx, case_id) == REMINDER
 
     assert _fire_at(ctx, at, REMINDER) == 1
     at.now = datetime(2026, 12, 3, 10, 0)
     _track(ctx, case_id, "2026-12-03")  # between reminder and due date
     assert fire_due_timers(ctx) == 0
-    assert _mail(ctx, case_id, "task_due_soon") == SALES
-    assert _next_due(ctx, case_id) == OVERDUE
+    assert queued_mail(ctx, case_id, "task_due_soon") == SALES
+    assert next_due(ctx, case_id) == OVERDUE
 
     assert _fire_at(ctx, at, OVERDUE) == 1
     for day in (5, 6, 7):  # after the due date, round after round
         at.now = datetime(2026, 12, day, 10, 0)
         _track(ctx, case_id, f"2026-12-0{day}")
         assert fire_due_timers(ctx) == 0
-        assert _next_due(ctx, case_id) is None
-    assert _fired(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
-    assert _open(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]  # one review, not four
-    assert _mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
-    assert _mail(ctx, case_id, "task_due_soon") == SALES
+        assert next_due(ctx, case_id) is None
+    assert fired_timers(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"]
+    assert open_tasks(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]  # one review, not four
+    assert queued_mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
+    assert queued_mail(ctx, case_id, "task_due_soon") == SALES
 
 
 @pytest.mark.clause("5.5.1")
@@ -193,22 +174,22 @@ def test_new_actions_after_an_ineffective_verification_move_the_timers(ctx, at):
                                            "overdue_comments": "Alarm supplier late; accepted"})
     at.now = datetime(2026, 12, 6, 10, 0)
     _track(ctx, case_id, "2026-12-06", done=True)
-    assert _next_due(ctx, case_id) is None  # verification has no deadline
+    assert next_due(ctx, case_id) is None  # verification has no deadline
     at.now = datetime(2026, 12, 10, 10, 0)
     complete(ctx, "sales1", case_id, VERIFY, NOT_EFFECTIVE)
     complete(ctx, "prod1", case_id, "Analyse root cause and propose actions", SECOND_ANALYSIS)
 
     # the new actions' latest date (21 December) drives the timers of the new round of tracking
-    assert _open(ctx, case_id) == [(TRACK, "sales")]
-    assert _next_due(ctx, case_id) == SECOND_REMINDER
+    assert open_tasks(ctx, case_id) == [(TRACK, "sales")]
+    assert next_due(ctx, case_id) == SECOND_REMINDER
     assert _due_in_inbox(ctx, "sales1", case_id) == [(TRACK, SECOND_OVERDUE)]
     assert _fire_at(ctx, at, SECOND_REMINDER) == 1
-    assert _next_due(ctx, case_id) == SECOND_OVERDUE
+    assert next_due(ctx, case_id) == SECOND_OVERDUE
     assert _fire_at(ctx, at, SECOND_OVERDUE) == 1
-    assert _fired(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"] * 2
-    assert _open(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]
-    assert _mail(ctx, case_id, "task_due_soon") == sorted(SALES * 2)
-    assert _mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES] * 2)
+    assert fired_timers(ctx, case_id) == ["Boundary_ActionsDueSoon", "Boundary_ActionsOverdue"] * 2
+    assert open_tasks(ctx, case_id) == [(REVIEW, "management"), (TRACK, "sales")]
+    assert queued_mail(ctx, case_id, "task_due_soon") == sorted(SALES * 2)
+    assert queued_mail(ctx, case_id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES] * 2)
 
     complete(ctx, "gm1", case_id, REVIEW, {"overdue_decision": "add_resources"})
     at.now = datetime(2026, 12, 23, 10, 0)
@@ -224,12 +205,12 @@ def test_actions_done_before_their_date_leave_no_timer_behind(ctx, at):
     at.now = datetime(2026, 11, 26, 10, 0)
     _track(ctx, case_id, "2026-11-25")
     _track(ctx, case_id, "2026-11-26", done=True)
-    assert _next_due(ctx, case_id) is None
+    assert next_due(ctx, case_id) is None
     at.now = OVERDUE + SECOND
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == []
-    assert _mail(ctx, case_id, "task_due_soon") == [] and _mail(ctx, case_id, "task_escalated") == []
-    assert _open(ctx, case_id) == [(VERIFY, "sales")]
+    assert fired_timers(ctx, case_id) == []
+    assert queued_mail(ctx, case_id, "task_due_soon") == [] and queued_mail(ctx, case_id, "task_escalated") == []
+    assert open_tasks(ctx, case_id) == [(VERIFY, "sales")]
 
 
 @pytest.mark.clause("5.5.1")
@@ -242,14 +223,14 @@ def test_the_timers_run_inside_capa_called_from_after_sales_feedback(ctx, at):
         "product_model": "PX-200", "description": "Housing cracks after two weeks", "category": "quality"})
     complete(ctx, "qc1", case.id, "Contain the problem", CONTAIN)
     complete(ctx, "qc1", case.id, "Analyse root cause and propose actions", ANALYSIS)
-    assert _open(ctx, case.id) == [(TRACK, "sales")]
-    assert _next_due(ctx, case.id) == REMINDER
+    assert open_tasks(ctx, case.id) == [(TRACK, "sales")]
+    assert next_due(ctx, case.id) == REMINDER
 
     assert _fire_at(ctx, at, REMINDER) == 1
-    assert _mail(ctx, case.id, "task_due_soon") == SALES
+    assert queued_mail(ctx, case.id, "task_due_soon") == SALES
     assert _fire_at(ctx, at, OVERDUE) == 1
-    assert _open(ctx, case.id) == [(REVIEW, "management"), (TRACK, "sales")]
-    assert _mail(ctx, case.id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
+    assert open_tasks(ctx, case.id) == [(REVIEW, "management"), (TRACK, "sales")]
+    assert queued_mail(ctx, case.id, "task_escalated") == sorted([("gm1@example.com", REVIEW), *SALES])
 
     complete(ctx, "gm1", case.id, REVIEW, {"overdue_decision": "new_dates"})
     _track(ctx, case.id, "2026-12-08", done=True)
@@ -257,4 +238,4 @@ def test_the_timers_run_inside_capa_called_from_after_sales_feedback(ctx, at):
     data = cases.get_case(ctx, actor(ctx, "auditor1"), case.id).data
     assert (data["capa"]["effective"], data["capa_rounds"]) == (True, 1)
     assert not {"actions_due_on", "overdue_decision", "corrective_actions"} & set(data)
-    assert _open(ctx, case.id) == [("Close feedback record", "sales")]
+    assert open_tasks(ctx, case.id) == [("Close feedback record", "sales")]

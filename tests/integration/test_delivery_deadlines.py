@@ -11,13 +11,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from engine import clock
-from engine.persistence.models import Case, OutboxMessage
 from engine.services import cases, messages, tasks, work_items
 from engine.services.scheduler import fire_due_timers
-from tests.factories import MovableClock, actor, complete
+from tests.factories import MovableClock, actor, clock_at, complete
+from tests.integration.case_reads import fired_timers, next_due, open_tasks, queued_mail
 
 T0 = datetime(2026, 12, 1, 8, 0)
 REMINDER = datetime(2026, 12, 13, 9, 0)  # two days before the promised date, 09:00 UTC
@@ -40,10 +38,8 @@ NEAR, PASSED = "Boundary_DeliveryDateNear", "Boundary_DeliveryDatePassed"
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _ordered(ctx, plan: dict) -> int:  # type: ignore[no-untyped-def]
@@ -58,32 +54,17 @@ def _agreed(ctx, case_id: int, new_date: str) -> None:  # type: ignore[no-untype
              {"informed_on": "2026-12-02", "new_date": new_date, "customer_consent": "agreed"})
 
 
-def _open(ctx, case_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    return sorted((t.title, t.department) for t in cases.get_case(ctx, actor(ctx, "auditor1"), case_id).open_tasks)
 
 
-def _mail(ctx, case_id: int, kind: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(address, task title) of the case's queued mail of one kind."""
-    with ctx.unit_of_work(readonly=True) as uow:
-        rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
-                                                               OutboxMessage.kind == kind))
-        return sorted((m.to_address, m.subject.split(": ", 1)[1].split(" — ")[0]) for m in rows)
 
 
 def _management_mail(ctx, case_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(address, task title) of the "new task" mail management received for the case."""
-    return [m for m in _mail(ctx, case_id, "task_arrived") if m[0] == "gm1@example.com"]
+    return [m for m in queued_mail(ctx, case_id, "task_arrived") if m[0] == "gm1@example.com"]
 
 
-def _fired(ctx, case_id: int) -> list[str]:  # type: ignore[no-untyped-def]
-    history, broken = cases.case_events(ctx, actor(ctx, "auditor1"), case_id)
-    assert broken is None
-    return [e.element_id for e in history if e.type == "timer_fired"]
 
 
-def _next_due(ctx, case_id: int) -> datetime | None:  # type: ignore[no-untyped-def]
-    with ctx.unit_of_work(readonly=True) as uow:
-        return uow.session.get(Case, case_id).next_due_at
 
 
 def _due_in_inbox(ctx, case_id: int, username: str) -> list[tuple[str, datetime | None]]:  # type: ignore[no-untyped-def]
@@ -94,37 +75,37 @@ def _due_in_inbox(ctx, case_id: int, username: str) -> list[tuple[str, datetime 
 @pytest.mark.clause("5.4.2")
 def test_the_delivery_date_reminds_production_then_escalates_to_management(ctx, at):
     case_id = _ordered(ctx, ON_TIME)
-    assert _open(ctx, case_id) == [(PRODUCE, "production")]
-    assert _next_due(ctx, case_id) == REMINDER
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production")]
+    assert next_due(ctx, case_id) == REMINDER
 
     at.now = REMINDER
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [] and _mail(ctx, case_id, "task_due_soon") == []
+    assert fired_timers(ctx, case_id) == [] and queued_mail(ctx, case_id, "task_due_soon") == []
 
     at.now = REMINDER + SECOND
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == [NEAR]
-    assert _mail(ctx, case_id, "task_due_soon") == [("prod1@example.com", PRODUCE)]
-    assert _mail(ctx, case_id, "task_escalated") == []
-    assert _open(ctx, case_id) == [(PRODUCE, "production")]  # a reminder takes nothing away
-    assert _next_due(ctx, case_id) == DEADLINE
+    assert fired_timers(ctx, case_id) == [NEAR]
+    assert queued_mail(ctx, case_id, "task_due_soon") == [("prod1@example.com", PRODUCE)]
+    assert queued_mail(ctx, case_id, "task_escalated") == []
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production")]  # a reminder takes nothing away
+    assert next_due(ctx, case_id) == DEADLINE
 
     at.now = DEADLINE
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [NEAR]
+    assert fired_timers(ctx, case_id) == [NEAR]
     at.now = DEADLINE + SECOND
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == [NEAR, PASSED]
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    assert fired_timers(ctx, case_id) == [NEAR, PASSED]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
     # management about its new task, Production (still producing) about its own
-    assert _mail(ctx, case_id, "task_escalated") == [("gm1@example.com", REVIEW), ("prod1@example.com", PRODUCE)]
-    assert _mail(ctx, case_id, "task_due_soon") == [("prod1@example.com", PRODUCE)]  # no new reminder
-    assert _next_due(ctx, case_id) is None
+    assert queued_mail(ctx, case_id, "task_escalated") == [("gm1@example.com", REVIEW), ("prod1@example.com", PRODUCE)]
+    assert queued_mail(ctx, case_id, "task_due_soon") == [("prod1@example.com", PRODUCE)]  # no new reminder
+    assert next_due(ctx, case_id) is None
     assert fire_due_timers(ctx) == 0
 
     # the order still goes to delivery; management's review stays in the record
     review = complete(ctx, "gm1", case_id, REVIEW, REVIEWED)
-    assert review.status == "running" and _open(ctx, case_id) == [(PRODUCE, "production")]
+    assert review.status == "running" and open_tasks(ctx, case_id) == [(PRODUCE, "production")]
     complete(ctx, "prod1", case_id, PRODUCE, PRODUCED)
     done = complete(ctx, "sales1", case_id, CONFIRM, DELIVERED)
     assert (done.status, done.outcome, done.data["delivery_note"]) == ("completed", "Delivered", "DN-7001")
@@ -146,21 +127,21 @@ def test_the_production_task_is_due_at_the_end_of_the_delivery_date(ctx, at):
 def test_a_new_date_the_customer_agrees_to_moves_the_timers(ctx, at):
     case_id = _ordered(ctx, LATE)
     _agreed(ctx, case_id, "2026-12-22")
-    assert _open(ctx, case_id) == [(PRODUCE, "production")]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production")]
     assert _due_in_inbox(ctx, case_id, "prod1") == [(PRODUCE, datetime(2026, 12, 22, 18, 0))]
-    assert _next_due(ctx, case_id) == datetime(2026, 12, 20, 9, 0)
+    assert next_due(ctx, case_id) == datetime(2026, 12, 20, 9, 0)
 
     at.now = DEADLINE + SECOND  # the promised date no longer counts
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [] and _open(ctx, case_id) == [(PRODUCE, "production")]
+    assert fired_timers(ctx, case_id) == [] and open_tasks(ctx, case_id) == [(PRODUCE, "production")]
 
     at.now = datetime(2026, 12, 20, 9, 0, 1)
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == [NEAR]
+    assert fired_timers(ctx, case_id) == [NEAR]
     at.now = datetime(2026, 12, 22, 18, 0, 1)
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == [NEAR, PASSED]
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    assert fired_timers(ctx, case_id) == [NEAR, PASSED]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
 
 
 @pytest.mark.clause("5.4.2")
@@ -168,12 +149,12 @@ def test_a_date_agreed_through_the_customers_system_moves_the_timers_too(ctx, at
     case_id = _ordered(ctx, LATE)
     complete(ctx, "sales1", case_id, INFORM,
              {"informed_on": "2026-12-02", "new_date": "2026-12-28", "customer_consent": "awaited"})
-    assert _next_due(ctx, case_id) is None  # waiting for the customer: nothing in production yet
+    assert next_due(ctx, case_id) is None  # waiting for the customer: nothing in production yet
     messages.deliver_message(ctx, actor(ctx, "sales1"), "delivery_consent",
                              {"customer_consent": "agreed", "consent_notes": "via EDI"}, {"order_ref": "PO-2026-512"})
-    assert _open(ctx, case_id) == [(PRODUCE, "production")]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production")]
     assert _due_in_inbox(ctx, case_id, "prod1") == [(PRODUCE, datetime(2026, 12, 28, 18, 0))]
-    assert _next_due(ctx, case_id) == datetime(2026, 12, 26, 9, 0)
+    assert next_due(ctx, case_id) == datetime(2026, 12, 26, 9, 0)
 
 
 @pytest.mark.clause("5.4.2")
@@ -181,35 +162,37 @@ def test_a_date_is_escalated_once_across_a_failed_inspection_and_a_new_date_agai
     case_id = _ordered(ctx, ON_TIME)
     at.now = DEADLINE + SECOND
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == [NEAR, PASSED]
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    assert fired_timers(ctx, case_id) == [NEAR, PASSED]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
     escalated = [("gm1@example.com", REVIEW), ("prod1@example.com", PRODUCE)]
-    assert _mail(ctx, case_id, "task_escalated") == escalated
+    assert queued_mail(ctx, case_id, "task_escalated") == escalated
 
     # the order fails final inspection and is produced again against the same, passed, date: the
-    # timers set on the new production task are already past, so they fire as it starts (in the
-    # planner's own step), but management is neither given a second task nor mailed again
+    # timers set on the new production task are already past, so the worker fires them at once,
+    # but management is neither given a second task nor mailed again
     at.now = datetime(2026, 12, 16, 10, 0)
     complete(ctx, "prod1", case_id, PRODUCE, FAILED)
     complete(ctx, "prod1", case_id, PLAN, ON_TIME)
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
-    assert _mail(ctx, case_id, "task_escalated") == escalated
+    assert fire_due_timers(ctx) == 1
+    assert fired_timers(ctx, case_id) == [NEAR, PASSED, NEAR, PASSED]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    assert queued_mail(ctx, case_id, "task_escalated") == escalated
     assert _management_mail(ctx, case_id) == [("gm1@example.com", REVIEW)]  # the first review's arrival
-    assert _next_due(ctx, case_id) is None
+    assert next_due(ctx, case_id) is None
     at.now = DEADLINE + timedelta(days=3)
     assert fire_due_timers(ctx) == 0
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
 
     # it fails again, cannot be made by the old date, and the customer agrees to a new one:
     # that date is escalated in its turn when it passes
     complete(ctx, "prod1", case_id, PRODUCE, FAILED)
     complete(ctx, "prod1", case_id, PLAN, LATE)
     _agreed(ctx, case_id, "2026-12-29")
-    assert _next_due(ctx, case_id) == datetime(2026, 12, 27, 9, 0)
+    assert next_due(ctx, case_id) == datetime(2026, 12, 27, 9, 0)
     at.now = datetime(2026, 12, 29, 18, 0, 1)
     assert fire_due_timers(ctx) == 1
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management"), (REVIEW, "management")]
-    assert _mail(ctx, case_id, "task_escalated") == sorted(escalated * 2)
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management"), (REVIEW, "management")]
+    assert queued_mail(ctx, case_id, "task_escalated") == sorted(escalated * 2)
 
     for task in [t for t in cases.get_case(ctx, actor(ctx, "auditor1"), case_id).open_tasks if t.title == REVIEW]:
         assert tasks.complete_task(ctx, actor(ctx, "gm1"), task.id, REVIEWED).status == "running"
@@ -225,15 +208,21 @@ def test_a_date_that_passed_while_production_was_being_replanned_is_escalated_on
     case_id = _ordered(ctx, ON_TIME)
     at.now = datetime(2026, 12, 14, 10, 0)
     complete(ctx, "prod1", case_id, PRODUCE, FAILED)
-    assert _open(ctx, case_id) == [(PLAN, "production")]
-    assert _next_due(ctx, case_id) is None
+    assert open_tasks(ctx, case_id) == [(PLAN, "production")]
+    assert next_due(ctx, case_id) is None
     at.now = datetime(2026, 12, 16, 10, 0)
     assert _management_mail(ctx, case_id) == []
     complete(ctx, "prod1", case_id, PLAN, ON_TIME)
-    # the timer set on the new production task is already past: it fires as the task starts
-    assert _open(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
+    # the timers set on the new production task are already past: they wait for the worker, which
+    # fires them at its next poll, recorded and mailed like any other firing
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production")]
+    assert next_due(ctx, case_id) == REMINDER
+    assert fire_due_timers(ctx) == 1
+    assert fired_timers(ctx, case_id) == [NEAR, PASSED]
+    assert open_tasks(ctx, case_id) == [(PRODUCE, "production"), (REVIEW, "management")]
     assert _management_mail(ctx, case_id) == [("gm1@example.com", REVIEW)]
-    assert _next_due(ctx, case_id) is None
+    assert ("prod1@example.com", PRODUCE) in queued_mail(ctx, case_id, "task_escalated")
+    assert next_due(ctx, case_id) is None
     complete(ctx, "gm1", case_id, REVIEW, REVIEWED)
     complete(ctx, "prod1", case_id, PRODUCE, PRODUCED)
     done = complete(ctx, "sales1", case_id, CONFIRM, DELIVERED)
@@ -245,12 +234,12 @@ def test_an_order_delivered_before_the_date_leaves_no_timer_behind(ctx, at):
     case_id = _ordered(ctx, ON_TIME)
     at.now = datetime(2026, 12, 10, 10, 0)
     complete(ctx, "prod1", case_id, PRODUCE, PRODUCED)
-    assert _next_due(ctx, case_id) is None
-    assert _open(ctx, case_id) == [(CONFIRM, "sales")]
+    assert next_due(ctx, case_id) is None
+    assert open_tasks(ctx, case_id) == [(CONFIRM, "sales")]
     assert _due_in_inbox(ctx, case_id, "sales1") == [(CONFIRM, None)]
     at.now = DEADLINE + SECOND
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [] and _mail(ctx, case_id, "task_due_soon") == []
-    assert _mail(ctx, case_id, "task_escalated") == []
+    assert fired_timers(ctx, case_id) == [] and queued_mail(ctx, case_id, "task_due_soon") == []
+    assert queued_mail(ctx, case_id, "task_escalated") == []
     done = complete(ctx, "sales1", case_id, CONFIRM, DELIVERED)
     assert (done.status, done.outcome) == ("completed", "Delivered")

@@ -10,13 +10,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from engine import clock
-from engine.persistence.models import Case, OutboxMessage
 from engine.services import cases, tasks, work_items
 from engine.services.scheduler import fire_due_timers
-from tests.factories import MovableClock, actor, complete
+from tests.factories import MovableClock, actor, clock_at, complete
+from tests.integration.case_reads import fired_timers, next_due, open_tasks, queued_mail
 
 T0 = datetime(2026, 11, 20, 8, 0)
 REMINDER = datetime(2026, 11, 28, 9, 0)  # two days before the deadline, 09:00 UTC
@@ -30,10 +28,8 @@ DECIDE = "Decide on a missed customer deadline"
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _requested(ctx) -> int:  # type: ignore[no-untyped-def]
@@ -42,8 +38,6 @@ def _requested(ctx) -> int:  # type: ignore[no-untyped-def]
     return case.id
 
 
-def _open(ctx, case_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    return sorted((t.title, t.department) for t in cases.get_case(ctx, actor(ctx, "auditor1"), case_id).open_tasks)
 
 
 def _provide(ctx, case_id: int, department: str, username: str) -> None:  # type: ignore[no-untyped-def]
@@ -53,52 +47,39 @@ def _provide(ctx, case_id: int, department: str, username: str) -> None:  # type
                         {"item_reference": f"{department}-1", "provided_on": "2026-11-29"})
 
 
-def _mail(ctx, case_id: int, kind: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(address, task title) of the case's queued mail of one kind."""
-    with ctx.unit_of_work(readonly=True) as uow:
-        rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
-                                                               OutboxMessage.kind == kind))
-        return sorted((m.to_address, m.subject.split(": ", 1)[1].split(" — ")[0]) for m in rows)
 
 
-def _fired(ctx, case_id: int) -> list[str]:  # type: ignore[no-untyped-def]
-    history, broken = cases.case_events(ctx, actor(ctx, "auditor1"), case_id)
-    assert broken is None
-    return [e.element_id for e in history if e.type == "timer_fired"]
 
 
-def _next_due(ctx, case_id: int) -> datetime | None:  # type: ignore[no-untyped-def]
-    with ctx.unit_of_work(readonly=True) as uow:
-        return uow.session.get(Case, case_id).next_due_at
 
 
 @pytest.mark.clause("5.4.1")
 def test_the_deadline_reminds_the_providers_then_escalates_to_management(ctx, at):
     case_id = _requested(ctx)
-    assert _open(ctx, case_id) == [(PROVIDE, "qc"), (PROVIDE, "tech")]
-    assert _next_due(ctx, case_id) == REMINDER
+    assert open_tasks(ctx, case_id) == [(PROVIDE, "qc"), (PROVIDE, "tech")]
+    assert next_due(ctx, case_id) == REMINDER
 
     at.now = REMINDER
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [] and _mail(ctx, case_id, "task_due_soon") == []
+    assert fired_timers(ctx, case_id) == [] and queued_mail(ctx, case_id, "task_due_soon") == []
 
     at.now = REMINDER + SECOND
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == ["Boundary_DeadlineNear"]
-    assert _mail(ctx, case_id, "task_due_soon") == [("qc1@example.com", PROVIDE), ("tech1@example.com", PROVIDE)]
-    assert _open(ctx, case_id) == [(PROVIDE, "qc"), (PROVIDE, "tech")]  # a reminder takes nothing away
-    assert _next_due(ctx, case_id) == DEADLINE
+    assert fired_timers(ctx, case_id) == ["Boundary_DeadlineNear"]
+    assert queued_mail(ctx, case_id, "task_due_soon") == [("qc1@example.com", PROVIDE), ("tech1@example.com", PROVIDE)]
+    assert open_tasks(ctx, case_id) == [(PROVIDE, "qc"), (PROVIDE, "tech")]  # a reminder takes nothing away
+    assert next_due(ctx, case_id) == DEADLINE
 
     _provide(ctx, case_id, "qc", "qc1")
     at.now = DEADLINE
     assert fire_due_timers(ctx) == 0
     at.now = DEADLINE + SECOND
     assert fire_due_timers(ctx) == 1
-    assert _fired(ctx, case_id) == ["Boundary_DeadlineNear", "Boundary_DeadlinePassed"]
-    assert _open(ctx, case_id) == [(DECIDE, "management"), (PROVIDE, "tech")]
+    assert fired_timers(ctx, case_id) == ["Boundary_DeadlineNear", "Boundary_DeadlinePassed"]
+    assert open_tasks(ctx, case_id) == [(DECIDE, "management"), (PROVIDE, "tech")]
     # management about its new task, Technical (still holding an item) about its own; Quality, done, not at all
-    assert _mail(ctx, case_id, "task_escalated") == [("gm1@example.com", DECIDE), ("tech1@example.com", PROVIDE)]
-    assert _next_due(ctx, case_id) is None
+    assert queued_mail(ctx, case_id, "task_escalated") == [("gm1@example.com", DECIDE), ("tech1@example.com", PROVIDE)]
+    assert next_due(ctx, case_id) is None
     assert fire_due_timers(ctx) == 0
 
     complete(ctx, "gm1", case_id, DECIDE, {"deadline_decision": "inform_customer",
@@ -124,8 +105,8 @@ def test_items_provided_in_time_leave_no_timer_behind(ctx, at):
     at.now = datetime(2026, 11, 26, 10, 0)
     _provide(ctx, case_id, "qc", "qc1")
     _provide(ctx, case_id, "tech", "tech1")
-    assert _next_due(ctx, case_id) is None
+    assert next_due(ctx, case_id) is None
     at.now = DEADLINE + SECOND
     assert fire_due_timers(ctx) == 0
-    assert _fired(ctx, case_id) == [] and _mail(ctx, case_id, "task_due_soon") == []
-    assert _open(ctx, case_id) == [("Send package to customer", "sales")]
+    assert fired_timers(ctx, case_id) == [] and queued_mail(ctx, case_id, "task_due_soon") == []
+    assert open_tasks(ctx, case_id) == [("Send package to customer", "sales")]

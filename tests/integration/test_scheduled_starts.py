@@ -13,7 +13,6 @@ from datetime import datetime
 import pytest
 from sqlalchemy import delete, func, select
 
-from engine import clock
 from engine.catalog import bundles_from_directory
 from engine.context import EngineContext
 from engine.persistence.models import Case, Schedule
@@ -21,7 +20,7 @@ from engine.services import cases, work_items
 from engine.services.processes import publish_bundle
 from engine.services.scheduler import MIN_WAIT_SECONDS, seconds_until_due, start_scheduled_cases
 from tests.conftest import ROOT, make_context
-from tests.factories import MovableClock, actor, complete
+from tests.factories import MovableClock, actor, clock_at, complete
 
 PROCESS = "customer_review_yearly"
 T0 = datetime(2026, 12, 1, 8, 0)
@@ -30,10 +29,8 @@ FIRST_RUN = datetime(2027, 1, 15, 1, 0)  # 15 January 2027, 09:00 China time, in
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _publish(ctx: EngineContext) -> None:

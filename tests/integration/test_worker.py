@@ -32,7 +32,7 @@ from engine.services import cases, tasks
 from engine.services.processes import publish_bundle
 from engine.services.scheduler import MIN_WAIT_SECONDS, fire_due_timers, seconds_until_due
 from tests.conftest import make_context
-from tests.factories import MovableClock, actor, complete
+from tests.factories import MovableClock, actor, clock_at, complete
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "data" / "timers"
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,10 +46,8 @@ DEADLINE_FORM = {
 
 @pytest.fixture
 def at() -> Iterator[MovableClock]:
-    movable = MovableClock(T0)
-    clock.set_clock(movable)
-    yield movable
-    clock.set_clock(None)
+    with clock_at(T0) as movable:
+        yield movable
 
 
 def _publish(ctx: EngineContext, process_id: str, *called: str) -> None:
