@@ -188,12 +188,20 @@ class CaseRuntime:
     def _in_state(self, mask: int) -> Iterator[Task]:
         return (task for task in self._tasks() if task.state & mask)
 
+    def _any_in_state(self, mask: int) -> bool:
+        """Whether some task is in the state, looking at the newest tasks first: unfinished work is
+        at the end of a long history, so this stops after a few tasks where a scan would not."""
+        for workflow in [self.workflow, *self.workflow.subprocesses.values()]:
+            if any(task.state & mask for task in reversed(workflow.tasks.values())):
+                return True
+        return False
+
     def advance(self) -> None:
         """Run engine tasks (scripts, gateways, decisions) until people or time must act."""
         self.workflow.do_engine_steps()
         if self.is_completed:
             return
-        if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
+        if not self._any_in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
 
     # -- timers: engine.timers reads their due times; engine.services.scheduler fires them --
@@ -388,14 +396,14 @@ class CaseRuntime:
     @property
     def is_completed(self) -> bool:
         """True once no task is unfinished (SpiffWorkflow's own flag, set when it last checked)."""
-        if not self.workflow.completed and next(self._in_state(TaskState.NOT_FINISHED_MASK), None) is None:
+        if not self.workflow.completed and not self._any_in_state(TaskState.NOT_FINISHED_MASK):
             self.workflow.completed = True
         return self.workflow.completed
 
     @property
     def data(self) -> dict:
         """The case's current data: what the most recently finished task left behind."""
-        if self.workflow.is_completed():
+        if self.is_completed:
             return self.workflow.data or (self.workflow.last_task.data if self.workflow.last_task else {})
         last = self.workflow.last_task
         return last.data if last is not None else {}
