@@ -23,13 +23,23 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import schedules, spiff_clock, spiff_limits, spiff_task_lookup, state_codec, timer_gate, timers
+from engine import (
+    schedules,
+    spiff_clock,
+    spiff_limits,
+    spiff_task_index,
+    spiff_task_lookup,
+    state_codec,
+    timer_gate,
+    timers,
+)
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
 from engine.forms import conform
 
 spiff_limits.apply()
 spiff_clock.apply()
+spiff_task_index.apply()
 spiff_task_lookup.apply()
 timer_gate.apply()
 
@@ -178,30 +188,23 @@ class CaseRuntime:
         """The whole state as canonical JSON, for comparing two runtimes."""
         return state_codec.dump_state(self.workflow)
 
-    def _tasks(self) -> Iterator[Task]:
-        """Every task of the case, from the flat task maps rather than by walking the tree: a walk
-        costs a call per node per level, and the tree grows with every loop iteration."""
-        yield from self.workflow.tasks.values()
+    def _live(self) -> Iterator[Task]:
+        """Every unfinished task of the case (called subprocesses included), from the task index
+        rather than by looking at every task: the history grows with every loop iteration."""
+        yield from spiff_task_index.live_tasks(self.workflow)
         for subprocess in self.workflow.subprocesses.values():
-            yield from subprocess.tasks.values()
+            yield from spiff_task_index.live_tasks(subprocess)
 
     def _in_state(self, mask: int) -> Iterator[Task]:
-        return (task for task in self._tasks() if task.state & mask)
-
-    def _any_in_state(self, mask: int) -> bool:
-        """Whether some task is in the state, looking at the newest tasks first: unfinished work is
-        at the end of a long history, so this stops after a few tasks where a scan would not."""
-        for workflow in [self.workflow, *self.workflow.subprocesses.values()]:
-            if any(task.state & mask for task in reversed(workflow.tasks.values())):
-                return True
-        return False
+        """The unfinished tasks in the ``mask`` states (every caller asks for unfinished ones)."""
+        return (task for task in self._live() if task._state & mask)
 
     def advance(self) -> None:
         """Run engine tasks (scripts, gateways, decisions) until people or time must act."""
         self.workflow.do_engine_steps()
         if self.is_completed:
             return
-        if not self._any_in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
 
     # -- timers: engine.timers reads their due times; engine.services.scheduler fires them --
@@ -396,7 +399,7 @@ class CaseRuntime:
     @property
     def is_completed(self) -> bool:
         """True once no task is unfinished (SpiffWorkflow's own flag, set when it last checked)."""
-        if not self.workflow.completed and not self._any_in_state(TaskState.NOT_FINISHED_MASK):
+        if not self.workflow.completed and next(self._live(), None) is None:
             self.workflow.completed = True
         return self.workflow.completed
 

@@ -1,12 +1,12 @@
-"""Find a workflow's tasks by state from its flat task maps instead of walking its task tree.
+"""Find a workflow's unfinished tasks by state from the task index instead of walking its task tree.
 
 SpiffWorkflow 3.2 finds the ready tasks of every engine step, and the waiting tasks after every
 completed task, by walking the whole task tree from its root. A loop adds levels to that tree at
 every iteration, so each step of a long-running case costs more than the one before (a walk per
-node, thousands of nodes by the 1,000th iteration). Every task is also kept in a flat map (a
-workflow's ``tasks`` and the top workflow's ``subprocesses``), so the tasks in a state can be
-picked from there and put in the order the walk would have produced: depth first, a
-subprocess's tasks right after the task that runs it and before that task's children. Only that
+node, thousands of nodes by the 1,000th iteration). ``engine.spiff_task_index`` keeps each
+workflow's unfinished tasks, so the tasks in a state can be picked from those and put in the
+order the walk would have produced: depth first, a subprocess's tasks right after the task that
+runs it and before that task's children. Only that
 order matters to the engine (it decides which of several parallel ready tasks runs first), and
 computing it costs a walk up from each match, which is needed only when there are several.
 
@@ -23,6 +23,8 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow, BpmnSubWorkflo
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.workflow import Workflow
+
+from engine.spiff_task_index import live_tasks
 
 _original_get_tasks = Workflow.get_tasks
 _applied = False
@@ -75,12 +77,12 @@ def _open_subprocesses_under(workflow: Any) -> list[Any]:
 
 def tasks_in_state(workflow: Any, state: int, subprocesses: bool) -> list[Task]:
     """The tasks of ``workflow`` (and of the open subprocesses under it) whose state is in the
-    ``state`` mask, in the order SpiffWorkflow's tree walk finds them."""
+    ``state`` mask of unfinished states, in the order SpiffWorkflow's tree walk finds them."""
     top = workflow.top_workflow if isinstance(workflow, BpmnSubWorkflow) else workflow
-    found = [t for t in workflow.tasks.values() if t.state & state]
+    found = [t for t in live_tasks(workflow) if t._state & state]
     if subprocesses:
         for subprocess in _open_subprocesses_under(workflow):
-            found += [t for t in subprocess.tasks.values() if t.state & state]
+            found += [t for t in live_tasks(subprocess) if t._state & state]
     return _in_walk_order(found, top)
 
 

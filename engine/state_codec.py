@@ -22,7 +22,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.util.task import TaskState
+
+from engine import spiff_task_index
 
 STATE_FORMAT = "serviceflow-state/2"
 TOP = ""
@@ -75,15 +76,14 @@ class StateDelta:
 
 @dataclass
 class SaveTracker:
-    """The ``last_state_change`` of every finished task as last saved, so unchanged ones are skipped.
+    """The ids of the task rows stored for the case, so that a save deletes only rows that exist.
 
-    Unfinished tasks (ready, waiting, predicted) are rewritten on every save: they are few, and
-    their data and children may change without a state change. Tasks are keyed by their UUID's
-    integer: every save looks at every task, and a UUID's own hash and text are Python code.
+    Which tasks a save writes comes from ``engine.spiff_task_index``: the unfinished ones (few; their
+    data and children may change without a state change) and those created, changed or removed
+    since the last save, never a look at every task of a long history.
     """
 
-    saved: dict[int, float] = field(default_factory=dict)
-    known: set[int] = field(default_factory=set)
+    known: set[str] = field(default_factory=set)
 
 
 def _workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
@@ -123,28 +123,17 @@ def dump_delta(workflow: BpmnWorkflow, tracker: SaveTracker) -> StateDelta:
     serializer.registry._encoder_mode = True
     try:
         delta = StateDelta(json.dumps(_skeleton(workflow, serializer), cls=encoder, separators=(",", ":")))
-        present: set[int] = set()
-        saved = tracker.saved
         for key, wf in _workflows(workflow):
-            for task in wf.tasks.values():
-                number = task.id.int
-                present.add(number)
-                finished = task.state & TaskState.FINISHED_MASK
-                if finished and saved.get(number) == task.last_state_change:
-                    continue
+            for task in spiff_task_index.changed_tasks(wf):
+                if wf.tasks.get(task.id) is not task:
+                    continue  # removed since it changed
                 row = json.dumps(serializer.registry.convert(task), cls=encoder, separators=(",", ":"))
                 delta.upserts[str(task.id)] = (key, row)
-                if finished:
-                    saved[number] = task.last_state_change
-                else:
-                    saved.pop(number, None)
     finally:
         serializer.registry._encoder_mode = False
-    gone = tracker.known - present
-    for number in gone:
-        saved.pop(number, None)
-    delta.deletes = {str(UUID(int=number)) for number in gone}
-    tracker.known = present
+    delta.deletes = (spiff_task_index.removed_task_ids(workflow) & tracker.known) - set(delta.upserts)
+    tracker.known = (tracker.known - delta.deletes) | set(delta.upserts)
+    spiff_task_index.saved(workflow)
     return delta
 
 
@@ -162,14 +151,12 @@ def load_rows(
     parsed = [(task_id, key, json.loads(text)) for task_id, key, text in rows]
     for task_id, key, task in parsed:
         (dct if key == TOP else dct["subprocesses"][key])["tasks"][task_id] = task
-        number = UUID(task_id).int
-        tracker.known.add(number)
-        if task["state"] & TaskState.FINISHED_MASK:
-            tracker.saved[number] = task["last_state_change"]
+        tracker.known.add(task_id)
     for wf in [dct, *dct["subprocesses"].values()]:
         wf["tasks"] = _parents_first(wf["tasks"], wf["root"])
     workflow = _serializer().from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
+    spiff_task_index.saved(workflow)
     return workflow, tracker
 
 

@@ -35,6 +35,9 @@ class Table:
         for gone in delta.deletes:
             del self.rows[gone]
         self.rows.update(delta.upserts)
+        workflows = [runtime.workflow, *runtime.workflow.subprocesses.values()]
+        assert set(self.rows) == {str(task_id) for wf in workflows for task_id in wf.tasks}, \
+            "the stored rows are exactly the case's tasks: none missing, none left behind"
 
     def load(self, runtime: CaseRuntime, script_engine: object) -> CaseRuntime:
         rows = [(task_id, key, text) for task_id, (key, text) in self.rows.items()]
