@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from engine import audit
 from engine.context import EngineContext
@@ -114,7 +115,7 @@ def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -
     found: dict[str, WorkItem] = {}
     with ctx.unit_of_work(readonly=True) as uow:
         for condition in conditions:
-            query = select(WorkItem).where(condition).order_by(
+            query = select(WorkItem).options(defer(WorkItem.prefill)).where(condition).order_by(
                 WorkItem.priority.desc(), WorkItem.due_key, WorkItem.created_at, WorkItem.id
             ).limit(wanted)
             found.update((item.id, item) for item in uow.session.scalars(query))

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from engine.forms import FormDefinition
 from engine.services.work_items import WorkItemView
 
 
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _fields(value: Any) -> dict[str, Any]:
-    return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return {name: to_json(getattr(value, name)) for name in _names(type(value))}
 
 
 def to_json(value: Any) -> Any:
+    """JSON-ready form of a view; plain values first, as most of a page of tasks is plain values."""
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, FormDefinition):
         return {"name": value.name, "schema": value.schema, "ui_schema": value.ui_schema}
     if isinstance(value, WorkItemView):
