@@ -50,6 +50,7 @@ class MailSettings:
     starttls: bool = False
     sender: str = "serviceflow@localhost"
     base_url: str = "http://127.0.0.1:5000"
+    catalogs: Path | None = None  # the interface's gettext catalogs, which hold the mail's text too
 
     @property
     def smtp_configured(self) -> bool:
@@ -65,6 +66,7 @@ class MailSettings:
             starttls=_bool("SMTP_STARTTLS", False),
             sender=os.environ.get("MAIL_FROM") or "serviceflow@localhost",
             base_url=(os.environ.get("SERVICEFLOW_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            catalogs=project_root() / "web" / "translations",
         )
 
 

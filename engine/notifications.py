@@ -1,14 +1,25 @@
 """Notification mail, composed: what a message about a task says. Pure functions, no database.
 
-Each message has a ``kind``; task arrival and assignment are sent now, the near-due and
-escalation notices (``task_due_soon``, ``task_escalated``) are composed the same way once tasks
-have deadlines that warn. Mail is in English whatever the interface language.
+Each message has a ``kind``: a task arrived, was assigned, is due soon or was escalated. Mail is
+written in the recipient's language: its text is marked for the interface's gettext catalog
+(``babel.cfg`` extracts this module with the web layer) and ``compose`` takes the recipient's
+``gettext``; task and case names are the process owners' data and stay as they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+
+def N_(text: str) -> str:
+    """Marks text for the catalog; it is translated when a message is composed for someone."""
+    return text
+
+
+def _english(text: str) -> str:
+    return text
 
 TASK_ARRIVED = "task_arrived"
 TASK_ASSIGNED = "task_assigned"
@@ -16,17 +27,17 @@ TASK_DUE_SOON = "task_due_soon"
 TASK_ESCALATED = "task_escalated"
 
 HEADLINES = {
-    TASK_ARRIVED: "New task",
-    TASK_ASSIGNED: "Task assigned to you",
-    TASK_DUE_SOON: "Task due soon",
-    TASK_ESCALATED: "Task escalated",
+    TASK_ARRIVED: N_("New task"),
+    TASK_ASSIGNED: N_("Task assigned to you"),
+    TASK_DUE_SOON: N_("Task due soon"),
+    TASK_ESCALATED: N_("Task escalated"),
 }
 
 OPENINGS = {
-    TASK_ARRIVED: "A new task has arrived in the inbox of {department}.",
-    TASK_ASSIGNED: "{actor} assigned this task to you.",
-    TASK_DUE_SOON: "This task is due soon.",
-    TASK_ESCALATED: "This task has been escalated.",
+    TASK_ARRIVED: N_("A new task has arrived in the inbox of {department}."),
+    TASK_ASSIGNED: N_("{actor} assigned this task to you."),
+    TASK_DUE_SOON: N_("This task is due soon."),
+    TASK_ESCALATED: N_("This task has been escalated."),
 }
 
 SUBJECT_LIMIT = 300
@@ -58,28 +69,30 @@ def task_url(base_url: str, task_id: str) -> str:
     return f"{base_url.rstrip('/')}/tasks/{task_id}"
 
 
-def subject(notice: TaskNotice) -> str:
+def subject(notice: TaskNotice, gettext: Callable[[str], str] = _english) -> str:
     """``[ServiceFlow] New task: Record customer feedback — After-sales feedback #12``."""
-    text = f"[ServiceFlow] {HEADLINES[notice.kind]}: {notice.task_title} — {notice.case_title}"
+    text = f"[ServiceFlow] {gettext(HEADLINES[notice.kind])}: {notice.task_title} — {notice.case_title}"
     return " ".join(text.split())[:SUBJECT_LIMIT]
 
 
-def body(notice: TaskNotice, base_url: str) -> str:
+def body(notice: TaskNotice, base_url: str, gettext: Callable[[str], str] = _english) -> str:
     """A short plain-text body: why you get it, the case, and the link to the task page."""
-    opening = OPENINGS[notice.kind].format(department=notice.department or "your department",
-                                           actor=notice.actor or "Someone")
+    opening = gettext(OPENINGS[notice.kind]).format(department=notice.department or gettext("your department"),
+                                                    actor=notice.actor or gettext("Someone"))
     facts = [
-        ("Task", notice.task_title),
-        ("Case", f"{notice.case_title} (#{notice.case_id})"),
-        ("Customer", notice.customer),
-        ("Department", notice.department),
-        ("Due", notice.due_at.strftime("%Y-%m-%d %H:%M UTC") if notice.due_at else ""),
+        (gettext("Task"), notice.task_title),
+        (gettext("Case"), f"{notice.case_title} (#{notice.case_id})"),
+        (gettext("Customer"), notice.customer),
+        (gettext("Department"), notice.department),
+        (gettext("Due"), notice.due_at.strftime("%Y-%m-%d %H:%M UTC") if notice.due_at else ""),
     ]
     lines = [opening, ""] + [f"{label}: {value}" for label, value in facts if value]
-    lines += ["", f"Open the task: {task_url(base_url, notice.task_id)}", "",
-              "You receive this mail because notification mail is on in your ServiceFlow settings."]
+    open_task = gettext("Open the task")
+    lines += ["", f"{open_task}: {task_url(base_url, notice.task_id)}", "",
+              gettext("You receive this mail because notification mail is on in your ServiceFlow settings.")]
     return "\n".join(lines) + "\n"
 
 
-def compose(notice: TaskNotice, base_url: str) -> Message:
-    return Message(subject=subject(notice), body=body(notice, base_url))
+def compose(notice: TaskNotice, base_url: str, gettext: Callable[[str], str] = _english) -> Message:
+    """The message as one recipient reads it, in the language ``gettext`` translates to."""
+    return Message(subject=subject(notice, gettext), body=body(notice, base_url, gettext))

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine.catalog import ProcessCatalog
-from engine.config import Settings
+from engine.config import MailSettings, Settings
 from engine.context import EngineContext, build_context
 from engine.services.setup import setup
 
@@ -33,6 +33,7 @@ def settings_for(url: str, workflows: Path | None = None, forms: Path | None = N
         secret_key="test-secret",
         workflows_dir=workflows or ROOT / "workflows",
         forms_dir=forms or ROOT / "forms",
+        mail=MailSettings(catalogs=ROOT / "web" / "translations"),
     )
 
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import cache
+from gettext import NullTranslations
+from pathlib import Path
 from typing import Any, Protocol
 
+from babel.support import Translations
 from sqlalchemy import select, update
 
 from engine import notifications
@@ -73,25 +78,43 @@ def _recipients(uow: UnitOfWork, item: WorkItem) -> list[User]:
     return list(uow.session.scalars(query))
 
 
-def _notice(uow: UnitOfWork, kind: str, item: WorkItem, actor: Any) -> notifications.TaskNotice:
+def _department_name(department: Department | None, locale: str) -> str:
+    if department is None:
+        return ""
+    return department.name_zh if locale == "zh" and department.name_zh else department.name
+
+
+def _notice(uow: UnitOfWork, kind: str, item: WorkItem, actor: Any, locale: str) -> notifications.TaskNotice:
     department = uow.session.get(Department, item.department_id) if item.department_id else None
     return notifications.TaskNotice(
         kind=kind, task_id=item.id, task_title=item.title, case_id=item.case_id, case_title=item.case_title,
-        customer=item.customer, department=department.name if department else (item.lane or ""),
+        customer=item.customer, department=_department_name(department, locale) or (item.lane or ""),
         due_at=item.due_at, actor=getattr(actor, "display_name", "") or getattr(actor, "username", ""),
     )
 
 
+@cache
+def _gettext(catalogs: Path | None, locale: str) -> Callable[[str], str]:
+    """The catalog's ``gettext`` for a language (English, the source text, when there is none)."""
+    if catalogs is None:
+        return NullTranslations().gettext
+    return Translations.load(str(catalogs), [locale]).gettext
+
+
 def _queue(uow: UnitOfWork, mail: MailSettings, kind: str, item: WorkItem, users: list[User], actor: Any) -> int:
+    """One message per person, in the language they chose for the interface."""
     if not users:
         return 0
-    message = notifications.compose(_notice(uow, kind, item, actor), mail.base_url)
-    uow.session.add_all(
-        OutboxMessage(kind=kind, recipient_id=user.id, to_address=user.email, subject=message.subject,
-                      body=message.body, case_id=item.case_id, task_id=item.id, status="queued",
-                      created_at=utcnow(), error="")
-        for user in users
-    )
+    messages = {}
+    for user in users:
+        locale = user.locale or "en"
+        if locale not in messages:
+            messages[locale] = notifications.compose(_notice(uow, kind, item, actor, locale), mail.base_url,
+                                                     _gettext(mail.catalogs, locale))
+        message = messages[locale]
+        uow.session.add(OutboxMessage(kind=kind, recipient_id=user.id, to_address=user.email, subject=message.subject,
+                                      body=message.body, case_id=item.case_id, task_id=item.id, status="queued",
+                                      created_at=utcnow(), error=""))
     return len(users)
 
 

@@ -14,7 +14,7 @@ from engine.persistence.models import OutboxMessage, User
 from engine.persistence.uow import UnitOfWork
 from engine.services import cases, work_items
 from engine.services.notifications import list_outbox, send_queued_mail
-from engine.services.users import set_notify_email
+from engine.services.users import set_locale, set_notify_email
 from tests.factories import actor, complete, open_task
 from tests.integration.test_after_sales_paths import FEEDBACK
 
@@ -23,13 +23,14 @@ PROCESS = "after_sales_feedback"
 
 @pytest.fixture(autouse=True)
 def restored_users(ctx) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Users are shared by the PostgreSQL tests: put their mail settings back afterwards."""
+    """Users are shared by the PostgreSQL tests: put their mail settings and language back afterwards."""
     with ctx.unit_of_work() as uow:
-        saved = list(uow.session.execute(select(User.id, User.email, User.notify_email)))
+        saved = list(uow.session.execute(select(User.id, User.email, User.notify_email, User.locale)))
     yield
     with ctx.unit_of_work() as uow:
-        for user_id, email, notify in saved:
-            uow.session.execute(update(User).where(User.id == user_id).values(email=email, notify_email=notify))
+        for user_id, email, notify, locale in saved:
+            uow.session.execute(update(User).where(User.id == user_id)
+                                .values(email=email, notify_email=notify, locale=locale))
         uow.commit()
 
 
@@ -55,6 +56,18 @@ def test_a_new_task_queues_one_mail_per_member_of_its_department(ctx):
     assert {m.subject for m in messages} == {subject}
     body = messages[0].body
     assert f"http://127.0.0.1:5000/tasks/{task.id}" in body and "Sales Section" in body and case.title in body
+
+
+def test_each_person_gets_the_mail_in_the_language_they_chose(ctx):
+    set_locale(ctx, actor(ctx, "sales1"), "zh")
+    case = start(ctx)
+    task = open_task(ctx, case.id)
+    mail = {m.to_address: m for m in outbox(ctx)}
+    assert mail["sales1@example.com"].subject == f"[ServiceFlow] 新任务: {task.title} — {case.title}"
+    assert "经营科的收件箱有一项新任务。" in mail["sales1@example.com"].body
+    assert "打开任务: http://127.0.0.1:5000/tasks/" in mail["sales1@example.com"].body
+    assert mail["sales2@example.com"].subject == f"[ServiceFlow] New task: {task.title} — {case.title}"
+    assert "Open the task: " in mail["sales2@example.com"].body
 
 
 def test_no_mail_for_users_who_turned_it_off_or_have_no_address(ctx):

@@ -130,9 +130,10 @@ def test_the_new_customer_page_in_chinese(app: Flask) -> None:
 
 
 def test_every_interface_string_has_chinese() -> None:
-    """Every string the templates and the web code pass to gettext (as babel.cfg extracts them for
-    the catalog) has a Chinese translation: a new page cannot be added in English only."""
-    methods = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
+    """Every string the templates, the web code and the notification mail pass to gettext (as
+    babel.cfg extracts them for the catalog) has a Chinese translation: a new page or mail cannot
+    be added in English only."""
+    methods = [("web/**.py", "python"), ("engine/notifications.py", "python"), ("web/templates/**.html", "jinja2")]
     ids = {m if isinstance(m, str) else m[0] for _, _, m, _, _ in extract_from_dir(ROOT, methods)}
     with (ROOT / "web/translations/zh/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po, locale="zh")
