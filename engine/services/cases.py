@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
-from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
@@ -119,6 +121,25 @@ def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
         return case, None, error
     save_runtime(ctx, uow, case, runtime, actor, error)
     return case, runtime, error
+
+
+def commit_step(ctx: EngineContext, uow: Any, case: Case, runtime: CaseRuntime | None, actor: Any,
+                error: str | None, conflict: str) -> CaseView:
+    """End a step's transaction: save the runtime (when the step left one), commit, and keep the
+    runtime for the case's next request when the step went well. A concurrent change of the case
+    (its version counter, or a unique row someone else wrote first) becomes ``Conflict(conflict)``
+    and nothing is committed."""
+    try:
+        if runtime is not None:
+            save_runtime(ctx, uow, case, runtime, actor, error)
+        uow.session.flush()
+    except (StaleDataError, IntegrityError) as exc:
+        raise Conflict(conflict) from exc
+    view, lock_version = case_view(uow, case), case.lock_version
+    uow.commit()
+    if error is None and runtime is not None:
+        ctx.runtimes.put(view.id, lock_version, runtime)
+    return view
 
 
 def case_view(uow: Any, case: Case) -> CaseView:

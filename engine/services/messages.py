@@ -26,9 +26,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.catalog import MessageCatchInfo, ParsedProcess
@@ -38,8 +36,8 @@ from engine.persistence.models import Case, MessageStart, ProcessVersion, Unmatc
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
 from engine.services.actors import Actor
-from engine.services.case_store import load_runtime, run_step, save_runtime
-from engine.services.cases import CaseView, case_view
+from engine.services.case_store import load_runtime, run_step
+from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
 from engine.services.message_index import find_waits
 from engine.services.processes import latest_versions_query
@@ -117,15 +115,8 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             runtime = load_runtime(ctx, uow, case)
             uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
             error = run_step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
-            try:
-                save_runtime(ctx, uow, case, runtime, actor, error)
-                uow.session.flush()
-            except (StaleDataError, IntegrityError) as exc:
-                raise Conflict("The case changed while the message was delivered; send it again") from exc
-            view, lock_version = case_view(uow, case), case.lock_version
-            uow.commit()
-        if error is None:
-            ctx.runtimes.put(view.id, lock_version, runtime)
+            view = commit_step(ctx, uow, case, runtime, actor, error,
+                               "The case changed while the message was delivered; send it again")
         return Delivery(view, started=False)
     raise Conflict("The cases waiting for this message kept changing; send it again")
 
@@ -206,16 +197,9 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
             case.status, case.error = "error", error or ""
             uow.session.add(_record(case, actor, name, payload, correlation, None, None))
             uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
-        else:
-            save_runtime(ctx, uow, case, runtime, actor, error)
-        try:
-            uow.session.flush()
-        except IntegrityError as exc:  # PostgreSQL: the same message is starting a case right now
-            raise Conflict("The same message is being delivered at this moment; send it again") from exc
-        view, lock_version = case_view(uow, case), case.lock_version
-        uow.commit()
-    if error is None and runtime is not None:
-        ctx.runtimes.put(view.id, lock_version, runtime)
+        # a conflict here is the same message starting a case in another transaction (PostgreSQL)
+        view = commit_step(ctx, uow, case, runtime, actor, error,
+                           "The same message is being delivered at this moment; send it again")
     return Delivery(view, started=True)
 
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.context import EngineContext
@@ -16,8 +14,8 @@ from engine.errors import Conflict
 from engine.forms import FormDefinition
 from engine.persistence.models import Case
 from engine.services.actors import Actor
-from engine.services.case_store import load_runtime, run_step, save_runtime
-from engine.services.cases import CaseView, case_view
+from engine.services.case_store import load_runtime, run_step
+from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
 from engine.services.records import RecordView, completed_events, record_views
 from engine.services.work_items import (
@@ -90,16 +88,8 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
                                      element_id=item.element_id))
         error = run_step(uow, case, actor, lambda: runtime.complete(task_id, clean))
-        try:
-            save_runtime(ctx, uow, case, runtime, actor, error)
-            uow.session.flush()
-        except (StaleDataError, IntegrityError) as exc:
-            raise Conflict("The case changed while you were working on it; reload and try again") from exc
-        view, lock_version = case_view(uow, case), case.lock_version
-        uow.commit()
-    if error is None:
-        ctx.runtimes.put(view.id, lock_version, runtime)
-    return view
+        return commit_step(ctx, uow, case, runtime, actor, error,
+                           "The case changed while you were working on it; reload and try again")
 
 
 def open_task_forms(ctx: EngineContext, view: CaseView) -> dict[str, FormDefinition | None]:
