@@ -118,7 +118,7 @@ def engine_lifecycle(cases: int) -> dict[str, Any]:
     should not decide the baseline."""
     from engine.catalog import bundles_from_directory, parse_bundle
     from engine.runtime import CaseRuntime
-    from engine.sandbox import make_script_engine
+    from engine.sandbox.environment import make_script_engine
 
     bundle = next(b for b in bundles_from_directory(WORKFLOWS, FORMS) if b.process_id == LIFECYCLE)
     process, script_engine = parse_bundle(bundle), make_script_engine()

@@ -14,7 +14,7 @@ from engine.persistence.db import Database
 from engine.persistence.models import Department, ProcessVersion
 from engine.persistence.uow import UnitOfWork
 from engine.runtime_cache import RuntimeCache
-from engine.sandbox import make_script_engine
+from engine.sandbox.environment import make_script_engine
 from engine.ttl_cache import TtlCache
 
 TOKEN_CACHE_SECONDS = 30.0

@@ -13,7 +13,7 @@ from lxml import etree
 from engine.bpmn_xml import NS, SPIFF_NS
 from engine.effects import OPERATIONS
 from engine.errors import InvalidDefinition, ScriptError
-from engine.sandbox import check_source
+from engine.sandbox.environment import check_source
 
 EXPRESSIONS = {
     "conditionExpression": "eval",

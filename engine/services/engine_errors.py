@@ -5,7 +5,7 @@ from __future__ import annotations
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.errors import ScriptError
-from engine.sandbox import script_error_of
+from engine.sandbox.environment import script_error_of
 
 
 def describe_engine_failure(exc: BaseException) -> str:

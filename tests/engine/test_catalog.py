@@ -140,7 +140,7 @@ def test_bundles_from_the_workflows_directory_carry_only_the_forms_they_use():
 )
 def test_dmn_cells_route_through_the_catalog_whether_or_not_in_cells_have_a_leading_space(category, route):
     from engine.runtime import CaseRuntime
-    from engine.sandbox import make_script_engine
+    from engine.sandbox.environment import make_script_engine
 
     data_dir = Path(__file__).parent / "data"
     dmn = (data_dir / "sandbox_routing.dmn").read_text().replace("<text> in [", "<text>in [")

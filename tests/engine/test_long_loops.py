@@ -10,7 +10,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 
 from engine.catalog import ProcessBundle, bundles_from_directory, parse_bundle
 from engine.runtime import CaseRuntime
-from engine.sandbox import make_script_engine
+from engine.sandbox.environment import make_script_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS = frozenset({"sales"})

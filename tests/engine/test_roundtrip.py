@@ -14,7 +14,7 @@ import pytest
 from engine import effects
 from engine.catalog import bundles_from_directory, parse_bundle
 from engine.runtime import CaseRuntime
-from engine.sandbox import make_script_engine
+from engine.sandbox.environment import make_script_engine
 from tests.factories import sample_object
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import ScriptError
-from engine.sandbox import (
+from engine.sandbox.environment import (
     TIME_LIMIT_S,
     RestrictedScriptEnvironment,
     check_source,
@@ -124,7 +124,7 @@ def test_ordinary_errors_keep_their_python_type_for_spiffworkflow_to_report():
 
 
 def test_compiled_code_is_cached_by_source_text():
-    from engine.sandbox import _compile
+    from engine.sandbox.environment import _compile
 
     before = _compile.cache_info().hits
     for _ in range(50):

@@ -16,7 +16,7 @@ from SpiffWorkflow.workflow import Workflow
 from engine import clock, effects, spiff_task_lookup
 from engine.catalog import bundles_from_directory, parse_bundle
 from engine.runtime import CaseRuntime
-from engine.sandbox import make_script_engine
+from engine.sandbox.environment import make_script_engine
 from tests.engine.test_roundtrip import BUNDLES, DEPARTMENTS
 from tests.factories import MovableClock, sample_object
 

@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from engine import clock, timers
 from engine.catalog import ProcessBundle, parse_bundle
 from engine.runtime import CaseRuntime
-from engine.sandbox import make_script_engine
+from engine.sandbox.environment import make_script_engine
 from engine.timers import next_due_at
 from tests.factories import MovableClock, clock_at
 

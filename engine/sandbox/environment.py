@@ -2,7 +2,7 @@
 
 Why: gateway conditions, script tasks, pre/post scripts, timer expressions and DMN cells come
 from uploaded diagrams and run inside the web server's threads. RestrictedPython refuses unsafe
-syntax (dunder attributes, imports, exec) at compile time; the guards (engine.sandbox_guards) refuse single C-level
+syntax (dunder attributes, imports, exec) at compile time; the guards (engine.sandbox.guards) refuse single C-level
 operations that would build a huge value; a tracer installed on the running thread only stops
 code that runs too long, recurses too deep or makes the process grow too much. ``signal.alarm``
 is not an option because waitress runs requests outside the main thread.
@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from engine import effects
 from engine.errors import ScriptError
-from engine.sandbox_guards import (
+from engine.sandbox.guards import (
     BINOP_GUARDS,
     BUILTINS,
     CATCHABLE,

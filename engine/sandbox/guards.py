@@ -3,7 +3,7 @@ builtins a script may call.
 
 RestrictedPython refuses unsafe syntax at compile time, but one call such as ``"a" * 10**9`` or
 ``list(range(10**9))`` builds a huge value inside C before any trace function runs; these guards
-refuse such operations before they start. ``engine.sandbox`` compiles and runs scripts with them.
+refuse such operations before they start. ``engine.sandbox.environment`` compiles and runs scripts with them.
 """
 
 from __future__ import annotations
