@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib
 import math
 import operator
 import os
@@ -35,8 +36,8 @@ TIME_LIMIT_S = 1.0
 MAX_VALUE_SIZE = 10_000_000  # items or characters in one value, and in a script's task data
 MAX_INT_BITS = 3_400_000  # about a million decimal digits; bigger ints take > 0.1 s of C to build
 MAX_RANGE_LEN = 1_000_000
-MAX_CALL_DEPTH = 200
-MAX_MEMORY_GROWTH = 256 * 2**20  # bytes the process may grow while one script runs
+MAX_CALL_DEPTH = 300  # Python frames, the sandbox's own included
+MAX_MEMORY_GROWTH = 256 * 2**20  # address space a sandbox process may add to what it needs to start
 MEMORY_CHECK_INTERVAL_S = 0.01
 SCRIPT_FILENAME = "<string>"  # the name SpiffWorkflow looks for to report a script's line number
 
@@ -60,19 +61,23 @@ def _check_size(size: int) -> None:
         raise refuse(f"the value would have more than {MAX_VALUE_SIZE:,} items or characters")
 
 
-def weight(value: object, budget: int = MAX_VALUE_SIZE) -> int:
+def weight(value: object, budget: int = MAX_VALUE_SIZE, seen: dict[int, int] | None = None) -> int:
     """Size of ``value`` as serialised data, counting a shared sub-list each time it occurs
-    (``[[0] * 1000] * 1000`` weighs a million); stops early once past ``budget``."""
+    (``[[0] * 1000] * 1000`` weighs a million) but measuring it once; stops early past ``budget``."""
     if isinstance(value, str | bytes):
         return len(value)
     if not isinstance(value, _NESTED):
         return 1
+    seen = {} if seen is None else seen
+    if id(value) in seen:
+        return seen[id(value)]
     total = len(value)
     for item in value.values() if isinstance(value, dict) else value:
         if total > budget:
             break
         if isinstance(item, _NESTED):
-            total += weight(item, budget - total)
+            total += weight(item, budget - total, seen)
+    seen[id(value)] = total
     return total
 
 
@@ -187,6 +192,14 @@ def _unavailable(name: str) -> Callable[..., Any]:
     return unavailable
 
 
+def _import(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Scripts cannot name ``__import__`` (RestrictedPython refuses the name), but C code calls it
+    from the script's builtins: ``datetime.strptime`` imports ``_strptime`` on each call."""
+    if name != "_strptime":
+        raise refuse(f"importing {name!r} is not allowed")
+    return importlib.import_module(name)
+
+
 def _join(method: Callable[[list[Any]], Any], iterable: Iterable[Any]) -> Any:
     items = list(iterable)
     _check_size(len(method.__self__) * len(items) + sum(len(i) for i in items if isinstance(i, str | bytes)))
@@ -241,7 +254,7 @@ def _getattr(obj: Any, name: str, *default: Any) -> Any:
 CATCHABLE = frozenset(n for n, v in safe_builtins.items()
                        if isinstance(v, type) and issubclass(v, Exception))
 _UNAVAILABLE = ("open", "type", "eval", "exec", "compile", "globals", "locals", "vars", "dir", "input",
-                "breakpoint", "iter", "setattr", "delattr", "object", "super", "help", "memoryview")
+                "breakpoint", "iter", "setattr", "delattr", "object", "super", "help", "memoryview", "id")
 BUILTINS: dict[str, Any] = {
     **{n: v for n, v in safe_builtins.items() if not isinstance(v, type) or n in CATCHABLE or
        not issubclass(v, BaseException)},
@@ -255,7 +268,7 @@ BUILTINS: dict[str, Any] = {
     "_getattr_": _getattr, "_getitem_": operator.getitem, "_getiter_": iter, "_write_": full_write_guard,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs), "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector, **{name: _guarded(_CHECKS[sym], op) for name, sym, op in (
+    "_print_": PrintCollector, "__import__": _import, **{name: _guarded(_CHECKS[sym], op) for name, sym, op in (
         ("_add_", "+", operator.add), ("_mul_", "*", operator.mul), ("_pow_", "**", operator.pow),
         ("_lshift_", "<<", operator.lshift), ("_mod_", "%", operator.mod))},
 }

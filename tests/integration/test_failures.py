@@ -3,8 +3,6 @@ and a crash between the engine step and the commit leaves the case exactly as it
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import func, select
 
@@ -45,7 +43,7 @@ def test_a_crash_before_commit_leaves_the_case_as_it_was_and_the_task_can_be_red
 @pytest.mark.parametrize(
     ("script", "message"),
     [
-        ("while True:\n    pass", "longer than"),
+        ("while True:\n    pass", "more than 1 s of CPU time"),
         ("x = 'a' * 10 ** 9", "more than 10,000,000"),
         ("x = getattr((), '__cl' + 'ass__')", "__class__"),
         ("x = 1 / 0", "ZeroDivisionError"),
@@ -56,9 +54,7 @@ def test_a_failing_script_puts_the_case_in_error_keeping_the_submitted_data(ctx,
     publish_bundle(ctx, script_process("scripted", script))
     sales1 = actor(ctx, "sales1")
     case = cases.start_case(ctx, sales1, "scripted")
-    started = time.monotonic()
     failed = tasks.complete_task(ctx, sales1, open_task(ctx, case.id, "Before").id, {"note": "kept"})
-    assert time.monotonic() - started < 5
     assert failed.status == "error"
     assert message in failed.error and "Compute" in failed.error
     assert failed.open_tasks == []
