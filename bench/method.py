@@ -110,7 +110,21 @@ def _timers_item(results: dict[str, Any]) -> str:
     )
 
 
+def _sandbox_item(results: dict[str, Any]) -> str:
+    calls = results.get("sandbox", {}).get("calls", 0)
+    return (
+        f"5. **Sandbox** — in the benchmark process, one thread, the median of {calls:,} calls each: a "
+        "gateway-style expression (`amount > 50 and category == \"quality\"`) and a three-line script over "
+        "typical task data (7 variables, a list of 5 rows), once through the sandbox pool as every case "
+        "runs them (JSON over a pipe to a sandbox process, its restricted evaluation, JSON back) and once "
+        "as the same restricted code run in this process (`engine.sandbox.runner`, what a sandbox process "
+        "does, without the isolation). Calls per lifecycle case are counted by the pool over 20 "
+        "`bench_lifecycle` cases run in the engine; isolation cost per case = calls × (isolated − "
+        "in-process) for the expression."
+    )
+
+
 def method_section(results: dict[str, Any]) -> list[str]:
     """The README's Method section, with this run's sizes filled in."""
     return ["## Method", "", _server_paragraph(results), "", *_lifecycle_items(results),
-            _history_item(results), _inbox_item(results), _timers_item(results)]
+            _history_item(results), _inbox_item(results), _timers_item(results), _sandbox_item(results)]

@@ -107,6 +107,14 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
     row("Task completion, 1 client, median / p95",
         lambda b: _spread(b["lifecycle_single_client"]["completion"]))
     row("Pure engine, same diagram, 1 thread", lambda b: f"{results['engine']['cases_per_s']:.0f} cases/s")
+    if "sandbox" in results:
+        sb = results["sandbox"]
+        row("Sandbox: one expression, isolated / in-process (median)",
+            lambda b: f"{sb['expression_isolated_us']:.0f} µs / {sb['expression_in_process_us']:.0f} µs")
+        row("Sandbox: one 3-line script, isolated / in-process (median)",
+            lambda b: f"{sb['script_isolated_us']:.0f} µs / {sb['script_in_process_us']:.0f} µs")
+        row("Sandbox calls per lifecycle case; isolation cost per case",
+            lambda b: f"{sb['calls_per_lifecycle_case']:.1f}; {sb['overhead_per_lifecycle_case_ms']:.2f} ms")
     row(f"HTTP ({cfg['concurrency']} clients) / engine throughput",
         lambda b: f"{b['http_engine_ratio']:.3f} (HTTP {1 / b['http_engine_ratio']:.0f}× slower)")
     for point in first["history"]["points"]:

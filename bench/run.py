@@ -61,6 +61,9 @@ QUICK = Config(
 )
 
 
+SANDBOX_CALLS = 2000
+
+
 def log(message: str) -> None:
     """Progress on stdout, flushed, so a long run shows where it is."""
     print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
@@ -180,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"pure engine x{cfg.engine_cases}")
     results["engine"] = watched(lambda: workloads.engine_lifecycle(cfg.engine_cases), cfg)
     log(f"  {results['engine']['cases_per_s']:.0f} cases/s")
+    log("sandbox costs")
+    results["sandbox"] = watched(lambda: workloads.sandbox_costs(SANDBOX_CALLS, 20), cfg)
+    log(f"  expression {results['sandbox']['expression_isolated_us']:.0f} µs isolated, "
+        f"{results['sandbox']['expression_in_process_us']:.0f} µs in process")
     results["backends"] = {name: run_backend(name, cfg, results["engine"]["cases_per_s"])
                            for name in args.backend_names}
     results["total_s"] = time.perf_counter() - began

@@ -206,3 +206,54 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     began = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - began
+
+
+SANDBOX_DATA = {"customer": "C001", "amount": 75, "category": "quality", "lines": [{"sku": "PX-200", "qty": 3}] * 5,
+                "note": "a typical line of text a person typed " * 3, "approved": True, "step": 3}
+SANDBOX_EXPRESSION = 'amount > 50 and category == "quality"'
+SANDBOX_SCRIPT = "total = sum(line['qty'] for line in lines)\nlabel = customer + ' / ' + category\nbig = total > 10"
+
+
+def _median_us(call: Callable[[], Any], count: int) -> float:
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - began)
+    return statistics.median(samples) * 1e6
+
+
+def sandbox_costs(calls: int, engine_cases: int) -> dict[str, Any]:
+    """What running scripts in sandbox processes costs: one gateway-style expression and one
+    three-line script on typical task data, through the pool (pipe, JSON both ways, the sandbox
+    process's work) against the same restricted code run in this process (what the sandbox
+    process does, without the isolation); and how many sandbox calls one lifecycle case makes."""
+    from engine.catalog import bundles_from_directory, parse_bundle
+    from engine.runtime import CaseRuntime
+    from engine.sandbox import pool, runner
+    from engine.sandbox.environment import RestrictedScriptEnvironment, make_script_engine
+
+    env = RestrictedScriptEnvironment()
+    for _ in range(50):  # the pool's process started, the code compiled on both sides
+        env.evaluate(SANDBOX_EXPRESSION, SANDBOX_DATA)
+        env.execute(SANDBOX_SCRIPT, dict(SANDBOX_DATA))
+        runner.execute(SANDBOX_SCRIPT, SANDBOX_DATA, {})
+    result = {
+        "calls": calls,
+        "expression_isolated_us": _median_us(lambda: env.evaluate(SANDBOX_EXPRESSION, SANDBOX_DATA), calls),
+        "expression_in_process_us": _median_us(lambda: runner.evaluate(SANDBOX_EXPRESSION, SANDBOX_DATA, {}), calls),
+        "script_isolated_us": _median_us(lambda: env.execute(SANDBOX_SCRIPT, dict(SANDBOX_DATA)), calls),
+        "script_in_process_us": _median_us(lambda: runner.execute(SANDBOX_SCRIPT, SANDBOX_DATA, {}), calls),
+    }
+    bundle = next(b for b in bundles_from_directory(WORKFLOWS, FORMS) if b.process_id == LIFECYCLE)
+    process, script_engine = parse_bundle(bundle), make_script_engine()
+    before = pool.pool().served
+    for case_no in range(engine_cases):
+        runtime = CaseRuntime.start(process, script_engine, {})
+        for step in range(1, STEPS + 1):
+            (ready,) = runtime.ready_tasks(frozenset({"sales"}))
+            runtime.complete(ready.id, step_data(case_no, step))
+    result["calls_per_lifecycle_case"] = (pool.pool().served - before) / engine_cases
+    overhead_us = result["expression_isolated_us"] - result["expression_in_process_us"]
+    result["overhead_per_lifecycle_case_ms"] = result["calls_per_lifecycle_case"] * overhead_us / 1000
+    return result

@@ -104,6 +104,7 @@ class Settings:
     workflows_dir: Path = field(default_factory=lambda: project_root() / "workflows")
     forms_dir: Path = field(default_factory=lambda: project_root() / "forms")
     runtime_cache_size: int = 256
+    sandbox_processes: int = 8
     mail: MailSettings = field(default_factory=MailSettings)
 
     @classmethod
@@ -121,6 +122,7 @@ class Settings:
             workflows_dir=Path(os.environ.get("SERVICEFLOW_WORKFLOWS", project_root() / "workflows")),
             forms_dir=Path(os.environ.get("SERVICEFLOW_FORMS", project_root() / "forms")),
             runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
+            sandbox_processes=_int("SERVICEFLOW_SANDBOX_PROCESSES", 8),
             mail=MailSettings.from_env(),
         )
 

@@ -62,5 +62,6 @@ def build_context(settings: Settings | None = None) -> EngineContext:
     return EngineContext(
         settings=settings,
         database=Database.connect(settings.database_url),
+        script_engine=make_script_engine(settings.sandbox_processes),
         runtimes=RuntimeCache(settings.runtime_cache_size),
     )

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -36,6 +37,7 @@ from engine import (
 from engine.catalog import ParsedProcess
 from engine.errors import Conflict, ScriptError
 from engine.forms import conform
+from engine.sandbox.environment import SCRIPT_FAILURES
 
 spiff_limits.apply()
 spiff_clock.apply()
@@ -246,7 +248,7 @@ class CaseRuntime:
                 try:
                     correlation[prop.name] = self.workflow.script_engine.environment.evaluate(
                         prop.retrieval_expression, copy.deepcopy(task.data))
-                except Exception:  # noqa: BLE001, S112 - no value yet: the wait is indexed without it
+                except SCRIPT_FAILURES:  # no value yet: the wait is indexed without it
                     continue
             waits.append(WaitingMessage(str(task.id), spec.name, spec.event_definition.name, correlation,
                                         is_start=isinstance(spec, StartEvent) and task.workflow is self.workflow))
@@ -263,7 +265,7 @@ class CaseRuntime:
         """
         try:
             task = self.workflow.get_task_from_id(UUID(task_id))
-        except Exception as exc:
+        except (ValueError, TaskNotFoundException) as exc:
             raise Conflict("The case no longer waits for this message") from exc
         spec = task.task_spec
         definition = getattr(spec, "event_definition", None)
@@ -287,7 +289,7 @@ class CaseRuntime:
         """The ready user task with this id, or Conflict when it is no longer waiting."""
         try:
             task = self.workflow.get_task_from_id(UUID(task_id))
-        except Exception as exc:
+        except (ValueError, TaskNotFoundException) as exc:
             raise Conflict("This task is not part of the case any more") from exc
         if task.state != TaskState.READY or not task.task_spec.manual:
             raise Conflict("This task has already been completed or cancelled")

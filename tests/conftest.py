@@ -14,16 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Integer, create_engine, text
 
 from engine.catalog import ProcessCatalog
 from engine.config import MailSettings, Settings
 from engine.context import EngineContext, build_context
+from engine.persistence.models import Base
 from engine.services.setup import setup
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("SERVICEFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-CASE_TABLES = ("case_events", "work_items", "case_tasks", "case_states", "cases", "api_tokens", "unmatched_messages")
 SHARED_CATALOG = ProcessCatalog()
 
 
@@ -96,17 +96,43 @@ def pg_url() -> Iterator[str]:
     ctx = make_context(url)
     setup(ctx, demo=True)
     ctx.database.dispose()
+    _keep_seed(url)
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-def _fresh_pg(url: str) -> None:
+def _tables() -> list[str]:
+    return [t.name for t in Base.metadata.sorted_tables]
+
+
+def _keep_seed(url: str) -> None:
+    """A copy of every table as setup left it, in schema ``seed``: each test starts from it."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE"))
-        conn.execute(text("UPDATE users SET locale = 'en' WHERE locale <> 'en'"))  # a test's language switch
+        conn.execute(text("CREATE SCHEMA seed"))
+        for table in _tables():
+            conn.execute(text(f'CREATE TABLE seed."{table}" AS TABLE public."{table}"'))
+    engine.dispose()
+
+
+def _fresh_pg(url: str) -> None:
+    """Every table back to the seed, sequences included: no test sees another's customers,
+    versions, users, schedules or cases (as each SQLite test gets its own file)."""
+    tables = _tables()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(f'public.{t}' for t in tables)} RESTART IDENTITY CASCADE"))
+        for table in tables:
+            conn.execute(text(f'INSERT INTO public."{table}" SELECT * FROM seed."{table}"'))
+            for column in Base.metadata.tables[table].primary_key.columns:
+                if not isinstance(column.type, Integer):
+                    continue
+                conn.execute(text(
+                    f"SELECT setval(seq, (SELECT COALESCE(MAX({column.name}), 0) + 1 FROM public.\"{table}\"), false) "
+                    f"FROM pg_get_serial_sequence('public.\"{table}\"', '{column.name}') AS seq "
+                    "WHERE seq IS NOT NULL"))
     engine.dispose()
 
 

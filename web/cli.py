@@ -27,6 +27,9 @@ def _setup(args: argparse.Namespace) -> int:
     return 0
 
 
+SANDBOX_WARM = 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     """One process (waitress, threads) by default; ``--workers N`` pre-forks N processes (gunicorn)
     so that requests use every core: each process has its own engine caches, keyed by the
@@ -39,9 +42,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     from waitress import serve
 
+    from engine.sandbox import pool
     from web import create_app
 
-    serve(create_app(), host=args.host, port=args.port, threads=args.threads, ident="ServiceFlow")
+    app = create_app()
+    pool.pool().warm(SANDBOX_WARM)  # the first requests need not wait for sandbox processes to start
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="ServiceFlow")
     return 0
 
 

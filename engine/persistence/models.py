@@ -340,3 +340,18 @@ class Schedule(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Incident(Base):
+    """An unexpected failure (a bug, not a user's mistake or a broken diagram): what was being
+    done, by whom, and the traceback, under the id the person was shown. Listed for admins."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    kind: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    trace: Mapped[str] = mapped_column(Text, default="")

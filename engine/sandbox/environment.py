@@ -45,14 +45,27 @@ def _raise(error: BaseException, line: int | None) -> None:
     exec(_raiser(line), {"error": error})  # trusted, constant code: only re-raises ``error``
 
 
+class ScriptRaised(Exception):  # noqa: N818 - a mark, not an error of its own
+    """Marks a builtin exception that a script raised in the sandbox (``NameError`` of a missing
+    variable, ``ZeroDivisionError``, …). It keeps its builtin type, so SpiffWorkflow reports it as
+    usual, while the engine can tell a diagram's failure from a bug in ServiceFlow."""
+
+
+@functools.cache
+def _marked(cls: type[Exception]) -> type[Exception]:
+    return type(cls.__name__, (cls, ScriptRaised), {"__module__": "builtins"})
+
+
 def _failure(reply: dict[str, Any]) -> BaseException:
     message = str(reply.get("message", "the script failed"))
     if reply.get("error") == "python":
         cls = getattr(builtins, str(reply.get("type")), None)
-        if isinstance(cls, type) and issubclass(cls, Exception) and (cls.__name__ in CATCHABLE or cls is RuntimeError):
-            return cls(message)
-        return RuntimeError(message)
+        known = isinstance(cls, type) and issubclass(cls, Exception) and cls.__name__ in CATCHABLE
+        return _marked(cls if known else RuntimeError)(message)
     return ScriptError(message)
+
+
+SCRIPT_FAILURES = (ScriptError, ScriptRaised)  # what a diagram's script or expression can raise
 
 
 def _call(request: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 builtins a script may call.
 
 RestrictedPython refuses unsafe syntax at compile time, but one call such as ``"a" * 10**9`` or
-``list(range(10**9))`` builds a huge value inside C before any trace function runs; these guards
-refuse such operations before they start. ``engine.sandbox.environment`` compiles and runs scripts with them.
+``list(range(10**9))`` builds a huge value inside C in one step; these guards refuse such
+operations before they start, with a message that says why. They are the first line: the sandbox
+process's kernel limits (engine.sandbox.child) bound whatever gets past them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import functools
 import importlib
 import math
 import operator
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -38,17 +38,15 @@ MAX_INT_BITS = 3_400_000  # about a million decimal digits; bigger ints take > 0
 MAX_RANGE_LEN = 1_000_000
 MAX_CALL_DEPTH = 300  # Python frames, the sandbox's own included
 MAX_MEMORY_GROWTH = 256 * 2**20  # address space a sandbox process may add to what it needs to start
-MEMORY_CHECK_INTERVAL_S = 0.01
 SCRIPT_FILENAME = "<string>"  # the name SpiffWorkflow looks for to report a script's line number
 
 _SEQUENCES = (str, bytes, list, tuple)
 _NESTED = (str, bytes, list, tuple, dict, set, frozenset)
 _WIDE_FORMAT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{8}|\d*\.(?:\*|\d{8}))")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class Stop(BaseException):
-    """Raised by the tracer. A BaseException, and the policy refuses bare ``except`` and
+    """Raised by the CPU timer's signal handler. A BaseException, and the policy refuses bare ``except`` and
     ``finally``, so a script cannot catch it and carry on untraced."""
 
 
@@ -141,7 +139,8 @@ def _inplacevar(op: str, target: Any, value: Any) -> Any:
 
 
 def _python_key(key: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
-    """A key run from C (``sorted(..., key=sum)``) is invisible to the tracer; a lambda is not."""
+    """A key run from C (``sorted(..., key=sum)``) gives the CPU timer's signal no Python frame to
+    stop in until the whole sort is done; a lambda gives it one per item."""
     return None if key is None else (lambda item: key(item))
 
 
@@ -152,7 +151,7 @@ def _keyed(builtin: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _map(func: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]:
-    """In Python so every item passes the tracer (C ``map(sum, ...)`` would not)."""
+    """In Python so the CPU timer can stop it between items (C ``map(sum, ...)`` could not)."""
     for args in zip(*iterables, strict=False):
         yield func(*args)
 

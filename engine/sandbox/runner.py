@@ -97,7 +97,7 @@ def _error(exc: BaseException, with_line: bool) -> dict[str, Any]:
     if getattr(builtins, name, None) is not type(exc):
         name, text = "RuntimeError", f"{type(exc).__name__}: {exc}"
     else:
-        text = str(exc)
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     return {"error": "python", "type": name, "message": wire.printable(text), "line": line}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select
 
@@ -17,6 +18,7 @@ from engine.errors import Conflict, ServiceFlowError
 from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
+from engine.sandbox.environment import ScriptRaised
 from engine.services import customers, message_index, notifications
 from engine.services.engine_errors import describe_engine_failure
 
@@ -117,16 +119,18 @@ def _sync_inbox(
 def run_step(uow: UnitOfWork, case: Case, actor: Any, step: Callable[[], Any]) -> str | None:
     """Run one engine step, collecting the effects its service tasks request, and apply them.
 
-    Returns None when all went well, else the error the case goes into: any engine failure (a
-    script, a gateway, an effect that cannot be carried out) is the case's error, not the
-    request's; only Conflict (the task is no longer there) propagates to the caller."""
+    Returns None when all went well, else the error the case goes into: a failure of the
+    diagram (a script, a gateway, an effect that cannot be carried out, SpiffWorkflow refusing
+    the definition) is the case's error, not the request's. Conflict (the task is no longer
+    there) propagates to the caller, and so does anything else: that is a bug in ServiceFlow,
+    which must surface as one (an incident) rather than pass for a broken diagram."""
     error = None
     with effects.collecting() as requested:
         try:
             step()
         except Conflict:
             raise
-        except Exception as exc:  # noqa: BLE001 - any engine failure puts the case in error
+        except (SpiffWorkflowException, ServiceFlowError, ScriptRaised) as exc:
             error = describe_engine_failure(exc)
     return error or apply_effects(uow, case, actor, requested)
 

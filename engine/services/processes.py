@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 
 from engine import schedules
@@ -13,6 +14,7 @@ from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import ProcessFile, ProcessVersion, Schedule
+from engine.sandbox.environment import SCRIPT_FAILURES
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _timer_start(ctx: EngineContext, parsed: ParsedProcess) -> schedules.TimerSt
         timer = schedules.timer_start(parsed.spec, ctx.script_engine)
         if timer is not None:
             schedules.next_run(timer, utcnow())
-    except Exception as exc:  # noqa: BLE001 - whatever the sandbox or the parser raised
+    except (*SCRIPT_FAILURES, SpiffWorkflowException, ValueError, TypeError) as exc:
         raise InvalidDefinition(f"{parsed.process_id}: the timer start event's expression is unusable: {exc}") from exc
     return timer
 

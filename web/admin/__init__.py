@@ -1,10 +1,11 @@
-"""Administration pages: the notification outbox."""
+"""Administration pages: the notification outbox and the incidents (unexpected failures)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import login_required
 
+from engine.services.incidents import list_incidents
 from engine.services.notifications import list_outbox
 from web.context import actor, engine
 
@@ -18,3 +19,10 @@ def outbox():  # type: ignore[no-untyped-def]
     messages = list_outbox(engine(), actor())
     return render_template("admin/outbox.html", messages=messages,
                            smtp_configured=engine().settings.mail.smtp_configured)
+
+
+@bp.get("/incidents")
+@login_required
+def incidents():  # type: ignore[no-untyped-def]
+    """Unexpected failures, newest first, with the id people were shown and the traceback."""
+    return render_template("admin/incidents.html", incidents=list_incidents(engine(), actor()))
