@@ -16,8 +16,9 @@ Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is t
 - A message that matches nothing is stored in ``unmatched_messages`` and committed before the
   caller hears 404, with the kept message's id in the error's details.
 - Only the senders the receiving event names (``allowedSenders``, ``engine.senders``) may send
-  it: the event a waiting case was found at, the start event a case would begin at, or, for a
-  message that reaches neither, any published event of that name (none: administrators only).
+  it: the event a waiting case was found at (as its version declares them, else as the newest
+  version does), the start event a case would begin at, or, for a message that reaches neither,
+  any published event of that name (none: administrators only).
   Anyone else is refused with 403 before anything is written, not even an unmatched message:
   whoever may not send a message may not fill the admins' list of kept ones either.
 """
@@ -106,6 +107,18 @@ def _receivers(ctx: EngineContext, uow: UnitOfWork, name: str) -> list[MessageCa
             for catch in ctx.process(version).message_catches.values() if catch.message == name]
 
 
+def _senders_in_force(ctx: EngineContext, uow: UnitOfWork, case: Case, element_id: str) -> list[MessageCatchInfo]:
+    """The waiting event as the case's version declares its senders. A version whose event names
+    none (published before senders were declared) follows the newest published version of the
+    process, the owners' current rule, so that cases in flight are not cut off from their senders."""
+    catch = ctx.process(case.version).message_catches.get(element_id)
+    if catch is None or not catch.senders.declared:
+        newest = uow.session.scalar(latest_versions_query().where(ProcessVersion.process_id == case.process_id))
+        current = ctx.process(newest).message_catches.get(element_id) if newest is not None else None
+        catch = current if current is not None and current.senders.declared else catch
+    return [catch] if catch is not None else []
+
+
 def _locked_case(session: Session, case_id: int) -> Case:
     """The case row, locked before any other row of the case (see ``tasks._locked_case``)."""
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
@@ -132,9 +145,8 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             if not current or case.status != "running":
                 continue  # moved on meanwhile; the next look sees the committed index
             _, task_id, element_id = current[0]
-            process = ctx.process(case.version)
-            _check_sender(actor, name, [c for c in [process.message_catches.get(element_id)] if c is not None])
-            payload = _payload(uow, process, element_id, payload)
+            _check_sender(actor, name, _senders_in_force(ctx, uow, case, element_id))
+            payload = _payload(uow, ctx.process(case.version), element_id, payload)
             runtime = load_runtime(ctx, uow, case)
             uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
             error = run_step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))

@@ -156,3 +156,24 @@ def test_a_gateway_racing_two_timers_is_refused_when_published(ctx, race):
         '</bpmn:timerEventDefinition>')
     with pytest.raises(InvalidDefinition, match="'answer_or_timeout'.*races 2 timers"):
         _published(ctx, race.process, second_timer)
+
+
+def test_a_case_on_a_version_that_named_no_senders_follows_the_newest_versions_senders(ctx, at, race):
+    """Cases in flight when senders are first declared keep receiving from them: the old version's
+    event names none, so the newest version's rule applies (not the administrators-only default)."""
+    declared = '<spiffworkflow:property name="allowedSenders" value="department:sales" />'
+    process = f"{race.process}_redeclared"  # its own versions: on PostgreSQL versions outlive a test
+    original = (DIAGRAMS / f"{race.process}.bpmn").read_text().replace(race.process, process)
+    _published(ctx, process, original.replace(declared, '<spiffworkflow:property name="note" value="v1" />'))
+    case = cases.start_case(ctx, actor(ctx, "sales1"), process, {"quote_ref": "Q-1"})
+    complete(ctx, "sales1", case.id, "Send quote", {})
+    with pytest.raises(Forbidden) as before_declared:
+        _answer(ctx, username="sales1")
+    assert before_declared.value.details == {"allowed_senders": ["role:admin"]}
+
+    _published(ctx, process, original)  # the newest version names Sales
+    with pytest.raises(Forbidden) as refused:
+        _answer(ctx, username="prod1")
+    assert refused.value.details == {"allowed_senders": ["department:sales"]}
+    assert _answer(ctx, username="sales1").case.id == case.id
+    assert open_tasks(ctx, case.id) == [("Process answer", "sales")]
