@@ -15,19 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
-from engine import bpmn_xml
+from engine import bpmn_xml, senders
 from engine.definition_checks import check_expressions, check_operations
 from engine.errors import InvalidDefinition
 from engine.forms import FormDefinition
+from engine.held_events import messages_held, races, timers_held
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
@@ -67,14 +66,15 @@ class UserTaskInfo:
 
 @dataclass(frozen=True)
 class MessageCatchInfo:
-    """A message catch event and the form its payload must satisfy (the event's
+    """A message catch event, the form its payload must satisfy (the event's
     ``formJsonSchemaFilename`` property), so that another system's message is checked as a
-    person's form submission is."""
+    person's form submission is, and who may send it (``allowedSenders``, ``engine.senders``)."""
 
     element_id: str
     message: str
     form: str | None
     is_start: bool
+    senders: senders.AllowedSenders = senders.DEFAULT
 
 
 @dataclass
@@ -162,15 +162,30 @@ def _named_form(task_spec: Any, tag: str, forms: Mapping[str, FormDefinition]) -
 
 
 def _message_catches(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str, FormDefinition]) -> dict:
+    """Every event that receives a message, keyed by its element id: catch and start events, and
+    the message events an event-based gateway races (the gateway holds their definitions)."""
     catches: dict[str, MessageCatchInfo] = {}
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
-            definition = getattr(task_spec, "event_definition", None)
-            if isinstance(task_spec, CatchingEvent) and isinstance(definition, MessageEventDefinition):
+            for definition, element in messages_held(task_spec):
+                where = f"bpmn:event id={element.bpmn_id!r} name={element.bpmn_name!r}"
+                allowed = senders.parse((element.extensions or {}).get("properties", {}).get(senders.PROPERTY), where)
                 is_start = process_spec is spec and isinstance(task_spec, StartEvent)
-                catches[task_spec.name] = MessageCatchInfo(
-                    task_spec.name, definition.name, _named_form(task_spec, "bpmn:event", forms), is_start)
+                catches[element.name] = MessageCatchInfo(
+                    element.name, definition.name, _named_form(element, "bpmn:event", forms), is_start, allowed)
     return catches
+
+
+def _check_races(spec: Any, subprocess_specs: dict[str, Any]) -> None:
+    """Refuse a race between several timers: SpiffWorkflow 3.2 keeps one due time per waiting
+    element, so the timers behind one event-based gateway would all come due at the first one's
+    time and every path would be taken. One timer may race any number of other events."""
+    for process_spec in [spec, *subprocess_specs.values()]:
+        for task_spec in process_spec.task_specs.values():
+            if races(task_spec) and len(timers_held(task_spec)) > 1:
+                raise InvalidDefinition(
+                    f"{process_spec.name}: id={task_spec.bpmn_id!r} name={task_spec.bpmn_name!r} races "
+                    f"{len(timers_held(task_spec))} timers; race one timer against the other events")
 
 
 def _starts_by_hand(spec: Any) -> bool:
@@ -206,6 +221,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
     except SpiffWorkflowException as exc:
         raise InvalidDefinition(f"{bundle.process_id}: {exc}") from exc
     forms = _load_forms(bundle)
+    _check_races(spec, subprocess_specs)
     return ParsedProcess(
         process_id=bundle.process_id,
         name=bundle.name,

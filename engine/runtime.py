@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -25,6 +24,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import (
+    held_events,
     schedules,
     spiff_clock,
     spiff_limits,
@@ -233,34 +233,35 @@ class CaseRuntime:
     # -- messages: engine.services.messages delivers them; save_runtime indexes the waits --
 
     def waiting_messages(self) -> list[WaitingMessage]:
-        """Every message catch event the case waits at (called subprocesses included).
+        """Every message catch event the case waits at (called subprocesses included), those an
+        event-based gateway races against each other or a timer too (``engine.held_events``).
 
         The correlation values are each property's retrieval expression evaluated in the sandbox
         over the waiting task's data: the order reference a consent must name is the case's own.
         """
         waits = []
         for task in self._in_state(TaskState.WAITING):
-            spec = task.task_spec
-            if not isinstance(spec, CatchingEvent) or not isinstance(spec.event_definition, MessageEventDefinition):
-                continue
-            correlation = {}
-            for prop in spec.event_definition.correlation_properties:
-                try:
-                    correlation[prop.name] = self.workflow.script_engine.environment.evaluate(
-                        prop.retrieval_expression, copy.deepcopy(task.data))
-                except SCRIPT_FAILURES:  # no value yet: the wait is indexed without it
-                    continue
-            waits.append(WaitingMessage(str(task.id), spec.name, spec.event_definition.name, correlation,
-                                        is_start=isinstance(spec, StartEvent) and task.workflow is self.workflow))
+            for definition, element in held_events.messages_held(task.task_spec):
+                correlation = {}
+                for prop in definition.correlation_properties:
+                    try:
+                        correlation[prop.name] = self.workflow.script_engine.environment.evaluate(
+                            prop.retrieval_expression, copy.deepcopy(task.data))
+                    except SCRIPT_FAILURES:  # no value yet: the wait is indexed without it
+                        continue
+                waits.append(WaitingMessage(str(task.id), element.name, definition.name, correlation,
+                                            is_start=isinstance(task.task_spec, StartEvent)
+                                            and task.workflow is self.workflow))
         return waits
 
     def catch_message(self, task_id: str, name: str, payload: dict, correlation: dict) -> None:
-        """Let the waiting catch event ``task_id`` catch message ``name`` and run the case on.
+        """Let the waiting task ``task_id`` catch message ``name`` and run the case on.
 
         The event goes to that task alone: the caller found it through the correlation index,
         so no other waiting task may take it. SpiffWorkflow computes the message's correlations by
         evaluating each retrieval expression over the payload, so the correlation values are
-        added to the payload under their property ids.
+        added to the payload under their property ids. At an event-based gateway the message wins
+        the race: the gateway takes its path and cancels the other events (its timers too).
         Conflict when the task no longer waits for this message.
         """
         try:
@@ -268,9 +269,8 @@ class CaseRuntime:
         except (ValueError, TaskNotFoundException) as exc:
             raise Conflict("The case no longer waits for this message") from exc
         spec = task.task_spec
-        definition = getattr(spec, "event_definition", None)
-        if task.state != TaskState.WAITING or not isinstance(definition, MessageEventDefinition) \
-                or definition.name != name:
+        definition = next((d for d, _ in held_events.messages_held(spec) if d.name == name), None)
+        if task.state != TaskState.WAITING or definition is None:
             raise Conflict("The case no longer waits for this message")
         content = {**copy.deepcopy(payload), **copy.deepcopy(correlation)}
         event = BpmnEvent(definition, content, definition.get_correlations(task, content))

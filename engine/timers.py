@@ -10,6 +10,9 @@ A timer counts as pending while its task is WAITING, and also while it is READY 
 engine step has not run it yet). Timers come due only when the worker fires them
 (``engine.timer_gate``): one whose time passed during somebody's step stays WAITING with its due
 time in the past, and the worker fires it, recorded and mailed, at its next poll.
+
+Whatever element holds a timer counts: a timer catch event, a boundary timer, and a timer behind
+an event-based gateway, which SpiffWorkflow keeps on the gateway's task (``engine.held_events``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from engine.held_events import races, timers_held
 
 
 @dataclass(frozen=True)
@@ -41,18 +45,8 @@ class PendingTimer:
         return self.ready or self.due < now
 
 
-def due_time(task: Task) -> datetime | None:
-    """When a timer task comes due (aware UTC), or None when it is not a timer or has no next
-    occurrence (a cycle that has run all its repetitions).
-
-    SpiffWorkflow refuses a value it cannot parse at the moment the timer is reached (the step
-    fails and the case goes to error), so a waiting timer always holds a parsable value; anything
-    else is reported as "no due time" rather than failing whoever is saving the case.
-    """
-    spec = task.task_spec
-    if not isinstance(spec, CatchingEvent) or not isinstance(spec.event_definition, TimerEventDefinition):
-        return None
-    value = spec.event_definition.details(task).value
+def _due(definition: TimerEventDefinition, task: Task) -> datetime | None:
+    value = definition.details(task).value
     if not isinstance(value, str):
         return None
     try:
@@ -65,17 +59,34 @@ def due_time(task: Task) -> datetime | None:
     return datetime.combine(due.date(), due.time(), UTC)  # a plain datetime, whatever class parsed it
 
 
+def due_time(task: Task) -> datetime | None:
+    """When a timer task comes due (aware UTC), or None when it holds no timer or its timer has no
+    next occurrence (a cycle that has run all its repetitions).
+
+    SpiffWorkflow refuses a value it cannot parse at the moment the timer is reached (the step
+    fails and the case goes to error), so a waiting timer always holds a parsable value; anything
+    else is reported as "no due time" rather than failing whoever is saving the case.
+    """
+    dues = [due for definition, _ in timers_held(task.task_spec) if (due := _due(definition, task)) is not None]
+    return min(dues, default=None)
+
+
 def pending(tasks: Iterable[Task]) -> list[PendingTimer]:
-    """The timers among ``tasks`` that are waiting or have come due, earliest first."""
+    """The timers among ``tasks`` that are waiting or have come due, earliest first, each named by
+    the element that stands for it (the timer event after an event-based gateway, not the gateway).
+    A race that is READY has been decided (by its message, or by a timer the worker fired and runs
+    in the same step): its timers are no longer pending."""
     found = []
     for task in tasks:
         if not task.state & (TaskState.WAITING | TaskState.READY):
             continue
-        due = due_time(task)
-        if due is not None:
-            spec = task.task_spec
-            found.append(PendingTimer(str(task.id), spec.name, spec.bpmn_name or spec.name, due,
-                                      ready=task.state == TaskState.READY))
+        if task.state == TaskState.READY and races(task.task_spec):
+            continue
+        for definition, element in timers_held(task.task_spec):
+            due = _due(definition, task)
+            if due is not None:
+                found.append(PendingTimer(str(task.id), element.name, element.bpmn_name or element.name, due,
+                                          ready=task.state == TaskState.READY))
     return sorted(found, key=lambda timer: (timer.due, timer.task_id))
 
 

@@ -1,4 +1,4 @@
-"""The ``serviceflow`` command: setup, serve, the timer worker, and API tokens."""
+"""The ``serviceflow`` command: setup, serve, the timer worker, API tokens and service accounts."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_account(args: argparse.Namespace) -> int:
+    from engine.services.users import create_service_account
+
+    print(create_service_account(build_context(), args.name, args.integration, args.display_name))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("--label", default="cli")
     create.set_defaults(func=_token)
+    account = sub.add_parser("service-account", help="another system's API identity")
+    account_sub = account.add_subparsers(dest="account_command", required=True)
+    create_account = account_sub.add_parser(
+        "create", help="create service account NAME for an integration and print its API token")
+    create_account.add_argument("name")
+    create_account.add_argument("--integration", required=True, help="the integration it speaks for "
+                                "(allowedSenders integration:NAME), e.g. centre_system, customer_portal")
+    create_account.add_argument("--display-name", default="")
+    create_account.set_defaults(func=_service_account)
     return parser
 
 

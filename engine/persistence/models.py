@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -62,6 +63,9 @@ class User(Base):
     is_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(10), default="en")
     notify_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # another system's API identity (engine.senders): no password sign-in, no department
+    is_service_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    integration: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     departments: Mapped[list[Department]] = relationship(secondary="user_departments", lazy="selectin")

@@ -17,6 +17,8 @@ class Actor:
     is_process_owner: bool = False
     is_auditor: bool = False
     locale: str = "en"
+    is_service_account: bool = False
+    integration: str | None = None
 
     @classmethod
     def of(cls, user: User) -> Actor:
@@ -29,4 +31,6 @@ class Actor:
             is_process_owner=user.is_process_owner,
             is_auditor=user.is_auditor,
             locale=user.locale,
+            is_service_account=user.is_service_account,
+            integration=user.integration,
         )

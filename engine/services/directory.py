@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from engine.context import EngineContext
 from engine.persistence.models import Customer, Department
-from engine.services.users import ensure_user
+from engine.services.users import ensure_service_account, ensure_user
 
 DEPARTMENTS: list[tuple[str, str, str]] = [
     ("sales", "Sales Section", "经营科"),
@@ -39,6 +39,11 @@ DEMO_USERS: list[tuple[str, str, list[str], dict[str, bool]]] = [
     ("auditor1", "Auditor", [], {"is_auditor": True}),
 ]
 
+# the integrations' API identities (engine.senders): no password, tokens from `serviceflow token create`
+DEMO_SERVICE_ACCOUNTS: list[tuple[str, str, str]] = [
+    ("centre-system", "centre_system", "East China service centre system"),
+    ("customer-portal", "customer_portal", "Customer portal"),
+]
 
 DEMO_CUSTOMERS: list[dict] = [
     {"code": "C001", "name": "Acme Motors Co., Ltd.", "address": "88 Harbour Road, Ningbo", "priority": True,
@@ -92,9 +97,12 @@ def demo_email(username: str) -> str:
 
 
 def seed_demo_users(ctx: EngineContext) -> list[str]:
-    """The demo users of the README (password ``demo``); existing users are left alone."""
-    return [
+    """The demo users of the README (password ``demo``) and the demo integrations' service
+    accounts; existing users are left alone."""
+    people = [
         username
         for username, name, departments, flags in DEMO_USERS
         if ensure_user(ctx, username, DEMO_PASSWORD, name, departments, email=demo_email(username), **flags)
     ]
+    return people + [username for username, integration, name in DEMO_SERVICE_ACCOUNTS
+                     if ensure_service_account(ctx, username, integration, name)]

@@ -15,6 +15,12 @@ Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is t
   the message is recorded and visible on the case, not lost.
 - A message that matches nothing is stored in ``unmatched_messages`` and committed before the
   caller hears 404, with the kept message's id in the error's details.
+- Only the senders the receiving event names (``allowedSenders``, ``engine.senders``) may send
+  it: the event a waiting case was found at (as its version declares them, else as the newest
+  version does), the start event a case would begin at, or, for a message that reaches neither,
+  any published event of that name (none: administrators only).
+  Anyone else is refused with 403 before anything is written, not even an unmatched message:
+  whoever may not send a message may not fill the admins' list of kept ones either.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, senders
 from engine.catalog import MessageCatchInfo, ParsedProcess
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -85,6 +91,34 @@ def _checked(actor: Actor, name: str, payload: Any, correlation: Any) -> tuple[s
     return name, audit.jsonable(payload or {}), audit.jsonable(correlation or {})
 
 
+def _check_sender(actor: Actor, name: str, receivers: list[MessageCatchInfo]) -> None:
+    """Forbidden unless one of the receiving events admits ``actor`` (none known: the default)."""
+    allowed = [catch.senders for catch in receivers] or [senders.DEFAULT]
+    if any(rules.admits(actor) for rules in allowed):
+        return
+    names = sorted({str(rule) for rules in allowed for rule in rules.rules})
+    raise Forbidden(f"{actor.username} may not send message {name!r}; it is accepted from {', '.join(names)}",
+                    {"allowed_senders": names})
+
+
+def _receivers(ctx: EngineContext, uow: UnitOfWork, name: str) -> list[MessageCatchInfo]:
+    """Every event of the newest published versions that receives message ``name``."""
+    return [catch for version in uow.session.scalars(latest_versions_query())
+            for catch in ctx.process(version).message_catches.values() if catch.message == name]
+
+
+def _senders_in_force(ctx: EngineContext, uow: UnitOfWork, case: Case, element_id: str) -> list[MessageCatchInfo]:
+    """The waiting event as the case's version declares its senders. A version whose event names
+    none (published before senders were declared) follows the newest published version of the
+    process, the owners' current rule, so that cases in flight are not cut off from their senders."""
+    catch = ctx.process(case.version).message_catches.get(element_id)
+    if catch is None or not catch.senders.declared:
+        newest = uow.session.scalar(latest_versions_query().where(ProcessVersion.process_id == case.process_id))
+        current = ctx.process(newest).message_catches.get(element_id) if newest is not None else None
+        catch = current if current is not None and current.senders.declared else catch
+    return [catch] if catch is not None else []
+
+
 def _locked_case(session: Session, case_id: int) -> Case:
     """The case row, locked before any other row of the case (see ``tasks._locked_case``)."""
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
@@ -111,6 +145,7 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             if not current or case.status != "running":
                 continue  # moved on meanwhile; the next look sees the committed index
             _, task_id, element_id = current[0]
+            _check_sender(actor, name, _senders_in_force(ctx, uow, case, element_id))
             payload = _payload(uow, ctx.process(case.version), element_id, payload)
             runtime = load_runtime(ctx, uow, case)
             uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
@@ -171,6 +206,7 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
         if found is None:
             return None
         version, process, start_event = found
+        _check_sender(actor, name, [start_event])
         payload = _payload(uow, process, start_event.element_id, payload)
         repeat = _started_before(uow, name, correlation, payload)
         if repeat is not None:
@@ -205,6 +241,7 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
 
 def _keep(ctx: EngineContext, actor: Actor, name: str, payload: dict, correlation: dict) -> int:
     with ctx.unit_of_work() as uow:
+        _check_sender(actor, name, _receivers(ctx, uow, name))
         kept = UnmatchedMessage(name=name, payload=payload, correlation=correlation,
                                 actor_id=actor.id, actor=actor.username)
         uow.session.add(kept)

@@ -8,12 +8,12 @@ from pathlib import Path
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 
-from engine import schedules
+from engine import schedules, senders
 from engine.catalog import ParsedProcess, ProcessBundle, bundles_from_directory, parse_bundle
 from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import InvalidDefinition, NotFound
-from engine.persistence.models import ProcessFile, ProcessVersion, Schedule
+from engine.persistence.models import Department, ProcessFile, ProcessVersion, Schedule
 from engine.sandbox.environment import SCRIPT_FAILURES
 
 
@@ -45,6 +45,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
     parsed = parse_bundle(bundle)
     timer = _timer_start(ctx, parsed)
     with ctx.unit_of_work() as uow:
+        _check_senders(uow, parsed)
         existing = uow.session.scalar(
             select(ProcessVersion).where(
                 ProcessVersion.process_id == bundle.process_id,
@@ -73,6 +74,15 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
         _sync_schedule(uow, bundle.process_id, timer)
         uow.commit()
         return _summary(row, parsed), True
+
+
+def _check_senders(uow, parsed: ParsedProcess) -> None:  # type: ignore[no-untyped-def]
+    """Every department and integration a message's ``allowedSenders`` names must exist, so that a
+    typo is refused now, naming the element, instead of leaving the message open to nobody."""
+    departments = set(uow.session.scalars(select(Department.id)))
+    for catch in parsed.message_catches.values():
+        senders.check_known(catch.senders, departments,
+                            f"{parsed.process_id}: bpmn:event id={catch.element_id!r} (message {catch.message!r})")
 
 
 def _timer_start(ctx: EngineContext, parsed: ParsedProcess) -> schedules.TimerStart | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine import senders
 from engine.context import EngineContext
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.persistence.models import ApiToken, Department, User, UserDepartment
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
@@ -26,16 +28,17 @@ def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | No
     """The actor for valid credentials; the same work is done for unknown users (no timing leak)."""
     with ctx.unit_of_work(readonly=True) as uow:
         user = uow.session.scalar(select(User).where(User.username == username))
-        if user is None or not user.is_active:
-            check_password_hash(_DUMMY_HASH, password)
+        if user is None or not user.is_active or user.is_service_account:
+            check_password_hash(_DUMMY_HASH, password)  # a service account signs in with its token only
             return None
         return Actor.of(user) if check_password_hash(user.password_hash, password) else None
 
 
 def get_actor(ctx: EngineContext, user_id: int) -> Actor | None:
+    """The signed-in user of a web session; never a service account (it has no web session)."""
     with ctx.unit_of_work(readonly=True) as uow:
         user = uow.session.get(User, user_id)
-        return Actor.of(user) if user is not None and user.is_active else None
+        return Actor.of(user) if user is not None and user.is_active and not user.is_service_account else None
 
 
 LOCALES = ("en", "zh")
@@ -148,6 +151,44 @@ def ensure_user(
         uow.session.add_all(UserDepartment(user_id=user.id, department_id=d) for d in departments)
         uow.commit()
     return True
+
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+
+
+def ensure_service_account(ctx: EngineContext, username: str, integration: str, display_name: str = "") -> bool:
+    """Create the service account of an integration if absent (demo data); True when created.
+    Conflict when the name belongs to a person or to another integration's account."""
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = ["Use 1 to 80 lower-case letters, digits, '.', '_' or '-'."]
+    if integration not in senders.INTEGRATIONS:
+        errors["integration"] = [f"Choose one of {', '.join(sorted(senders.INTEGRATIONS))}."]
+    if errors:
+        raise InvalidInput("The service account is invalid: " + "; ".join(
+            f"{field}: {' '.join(problems)}" for field, problems in errors.items()), errors)
+    with ctx.unit_of_work() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            if not user.is_service_account or user.integration != integration:
+                raise Conflict(f"{username!r} already exists and is not a service account of {integration!r}",
+                               {"username": ["Already taken."]})
+            return False
+        # an unusable password: the account has no sign-in, whatever a form is sent
+        uow.session.add(User(username=username, display_name=display_name or senders.INTEGRATIONS[integration],
+                             password_hash=hash_password(secrets.token_urlsafe(32)), is_service_account=True,
+                             integration=integration, notify_email=False))
+        uow.commit()
+    return True
+
+
+def create_service_account(ctx: EngineContext, username: str, integration: str, display_name: str = "") -> str:
+    """A new service account for ``integration`` and its first API token (shown once)."""
+    if not ensure_service_account(ctx, username, integration, display_name):
+        raise Conflict(f"The service account {username!r} already exists; "
+                       f"give it another token with: serviceflow token create {username}",
+                       {"username": ["Already taken."]})
+    return create_api_token(ctx, username, label="service-account")
 
 
 def find_actor(ctx: EngineContext, username: str) -> Actor:

@@ -151,3 +151,42 @@ def test_a_task_inside_a_subprocess_is_due_by_the_timers_on_the_subprocess(at):
     assert _titles(runtime) == ["Inspect the returned unit", "Review the late inspection"]
     [review] = [t for t in runtime.ready_tasks(DEPARTMENTS) if t.department == "management"]
     assert timers.user_tasks_after(before) == [review.id]
+
+
+def test_a_timer_behind_an_event_based_gateway_survives_a_save_and_a_reload_and_wins_the_race(at):
+    """The gateway holds its events' definitions itself (SpiffWorkflow's multiple event): its timer
+    and its message are reported under the events a modeller drew after it, before and after a
+    reload, and the timer firing takes the timer's path and ends the wait for the message."""
+    process = _process("event_gateway_race")
+    runtime = CaseRuntime.start(process, make_script_engine(), {"quote_ref": "Q-9"})
+    [quote] = runtime.ready_tasks(DEPARTMENTS)
+    runtime.complete(quote.id, {})
+    delta = runtime.dump_delta()
+    rows = [(task_id, key, text) for task_id, (key, text) in delta.upserts.items()]
+    restored = CaseRuntime.restore(process, delta.skeleton, rows, make_script_engine())
+    [timer] = restored.pending_timers()
+    assert (timer.element_id, timer.name, timer.due) == (
+        "fifteen_minutes", "Fifteen minutes", datetime(2026, 3, 2, 8, 15, tzinfo=UTC))
+    assert [(w.element_id, w.name, w.correlation) for w in restored.waiting_messages()] == [
+        ("answer_received", "quote_answer", {"quote_ref": "Q-9"})]
+    assert restored.pending_timers() == runtime.pending_timers()
+
+    at.now = T0 + timedelta(minutes=15)
+    assert _due_now(restored) == []
+    at.now = T0 + timedelta(minutes=15, seconds=1)
+    restored.fire_timers(_due_now(restored))
+    assert _titles(restored) == ["Chase customer"]
+    assert (restored.pending_timers(), restored.waiting_messages()) == ([], [])
+
+
+def test_a_timer_behind_an_event_based_gateway_stays_waiting_until_the_worker_fires_it(at):
+    """The timer gate holds for a raced timer too: a step that runs after its time has passed
+    leaves it waiting, due in the past, for the worker to fire and record."""
+    runtime = CaseRuntime.start(_process("event_gateway_race"), make_script_engine(), {"quote_ref": "Q-9"})
+    [quote] = runtime.ready_tasks(DEPARTMENTS)
+    runtime.complete(quote.id, {})
+    at.now = T0 + timedelta(hours=1)
+    runtime.advance()
+    assert _titles(runtime) == []
+    [timer] = runtime.pending_timers()
+    assert timer.is_due(clock.now()) and not timer.ready

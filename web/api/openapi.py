@@ -137,6 +137,8 @@ def openapi_document() -> dict:
                 {"200": _json(_ref("Case"), "The waiting case, after the message; or the case this same start "
                                             "message (same correlation values and payload) started before"),
                  "201": _json(_ref("Case"), "The case the message started"),
+                 "403": _json(_ref("Error"), "The event receiving it does not name the caller among its "
+                                             "allowedSenders (details.allowed_senders); nothing was stored"),
                  "404": _json(_ref("Error"), "Nothing matched; the message was kept (details.unmatched_id)")},
                 params=[_path_param("name", "string")],
                 body={"type": "object", "properties": {
@@ -144,7 +146,7 @@ def openapi_document() -> dict:
                     "correlation": {"type": "object", "description": "correlation property id -> value; for a "
                                     "start message, the sender's record keys: sent again, it starts no second "
                                     "case (409 when the payload differs)"}}},
-                errors=("401", "403", "409", "422"))},
+                errors=("401", "409", "422"))},
             "/messages/unmatched": {"get": _op("Messages that matched nothing (administrators)", {
                 "200": _json({"type": "array", "items": _ref("UnmatchedMessage")}, "Kept messages")},
                 params=[_query("limit", "integer"), _query("offset", "integer")], errors=("401", "403"))},
