@@ -23,7 +23,8 @@ from engine.services.setup import setup
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("SERVICEFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-CASE_TABLES = ("case_events", "work_items", "case_tasks", "case_states", "cases", "api_tokens", "unmatched_messages")
+CASE_TABLES = ("case_events", "work_items", "case_tasks", "case_states", "cases", "api_tokens", "unmatched_messages",
+               "user_sessions", "sign_in_throttles")
 SHARED_CATALOG = ProcessCatalog()
 
 
@@ -148,7 +149,7 @@ class ApiClient:
         if username is None:
             return {}
         if username not in self.tokens:
-            from engine.services.users import create_api_token
+            from engine.services.api_tokens import create_api_token
 
             self.tokens[username] = create_api_token(self.ctx, username, label="test")
         return {"Authorization": f"Bearer {self.tokens[username]}"}

@@ -1,4 +1,4 @@
-"""Administration pages: the notification outbox."""
+"""Administration pages: the notification outbox and Security (web/admin/security.py)."""
 
 from __future__ import annotations
 
@@ -18,3 +18,6 @@ def outbox():  # type: ignore[no-untyped-def]
     messages = list_outbox(engine(), actor())
     return render_template("admin/outbox.html", messages=messages,
                            smtp_configured=engine().settings.mail.smtp_configured)
+
+
+from web.admin import security as _security  # noqa: E402,F401 - registers the Security page on bp
