@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -193,3 +194,15 @@ def test_the_session_cookie_is_secure_over_https_and_httponly_always(app, ctx):
     assert re.search(r"; Secure", cookie) and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     over_http = app.test_client().post("/login", data={"username": "sales1", "password": "demo"})
     assert "Secure" not in over_http.headers["Set-Cookie"] and "HttpOnly" in over_http.headers["Set-Cookie"]
+
+
+def test_the_limits_are_read_from_the_environment_and_fail_loudly_when_malformed(monkeypatch):
+    from engine.config import AuthSettings, ConfigError
+
+    monkeypatch.setenv("SERVICEFLOW_SESSION_IDLE_MINUTES", "10")
+    monkeypatch.setenv("SERVICEFLOW_SIGNIN_ACCOUNT_FAILURES", "3")
+    read = AuthSettings.from_env()
+    assert (read.session_idle_minutes, read.account_failures, read.address_failures) == (10, 3, 20)
+    monkeypatch.setenv("SERVICEFLOW_SIGNIN_LOCK_MINUTES", "a while")
+    with pytest.raises(ConfigError, match="SERVICEFLOW_SIGNIN_LOCK_MINUTES"):
+        AuthSettings.from_env()
