@@ -31,6 +31,8 @@ NAME_MISSING = "Give the token a name that says where it is used."
 
 @dataclass(frozen=True)
 class TokenView:
+    """A token as its owner and administrators see it: never the token itself, which is not stored."""
+
     id: int
     username: str
     name: str

@@ -8,6 +8,7 @@ password change end it on the server, and signing in always starts a new one.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -69,7 +70,8 @@ def _begin(actor: Actor) -> None:
     login_user(WebUser(actor))
 
 
-def _locked_message(until) -> str:  # type: ignore[no-untyped-def]
+def _locked_message(until: datetime) -> str:
+    """When to try again, in whole minutes and as a UTC time (the page has no time zone of its own)."""
     minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
     return ngettext("Too many failed sign-ins. Try again in %(num)s minute (after %(time)s UTC).",
                     "Too many failed sign-ins. Try again in %(num)s minutes (after %(time)s UTC).",
