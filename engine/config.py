@@ -70,6 +70,29 @@ class MailSettings:
         )
 
 
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sessions and sign-in throttling (OWASP ASVS 2.2 and 3.3); minutes unless named otherwise."""
+
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    account_failures: int = 5  # wrong passwords for one username within the window lock it
+    address_failures: int = 20  # wrong passwords from one client address within the window lock it
+    failure_window_minutes: int = 15
+    lock_minutes: int = 15
+
+    @classmethod
+    def from_env(cls) -> AuthSettings:
+        return cls(
+            session_idle_minutes=_int("SERVICEFLOW_SESSION_IDLE_MINUTES", 30),
+            session_max_hours=_int("SERVICEFLOW_SESSION_MAX_HOURS", 12),
+            account_failures=_int("SERVICEFLOW_SIGNIN_ACCOUNT_FAILURES", 5),
+            address_failures=_int("SERVICEFLOW_SIGNIN_ADDRESS_FAILURES", 20),
+            failure_window_minutes=_int("SERVICEFLOW_SIGNIN_WINDOW_MINUTES", 15),
+            lock_minutes=_int("SERVICEFLOW_SIGNIN_LOCK_MINUTES", 15),
+        )
+
+
 def project_root() -> Path:
     """The checkout holding workflows/ and forms/: process definitions are data beside the code."""
     return Path(os.environ.get("SERVICEFLOW_ROOT", Path(__file__).resolve().parent.parent))
@@ -106,6 +129,7 @@ class Settings:
     runtime_cache_size: int = 256
     sandbox_processes: int = 8
     mail: MailSettings = field(default_factory=MailSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,5 +148,6 @@ class Settings:
             runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
             sandbox_processes=_int("SERVICEFLOW_SANDBOX_PROCESSES", 8),
             mail=MailSettings.from_env(),
+            auth=AuthSettings.from_env(),
         )
 

@@ -38,6 +38,11 @@ class TtlCache(Generic[K, V]):
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
 
+    def discard(self, key: K) -> None:
+        """Forget one entry now (a revoked token), instead of when its time is up."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -174,7 +174,7 @@ class ApiClient:
         if username is None:
             return {}
         if username not in self.tokens:
-            from engine.services.users import create_api_token
+            from engine.services.api_tokens import create_api_token
 
             self.tokens[username] = create_api_token(self.ctx, username, label="test")
         return {"Authorization": f"Bearer {self.tokens[username]}"}

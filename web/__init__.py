@@ -10,8 +10,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.context import EngineContext, build_context
 from engine.services.users import LOCALES
-from web import errors, formatting, i18n
+from web import errors, formatting, i18n, security_headers
 from web.auth import login_manager
+from web.session_cookie import SecureOverHttpsSessionInterface
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 csrf = CSRFProtect()
@@ -44,6 +45,8 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
     )
     app.config.update(test_config or {})
     app.extensions["serviceflow"] = ctx
+    app.session_interface = SecureOverHttpsSessionInterface()
+    security_headers.init_app(app, production=ctx.settings.production)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)

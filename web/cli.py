@@ -65,9 +65,9 @@ def _new_migration(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from engine.services.users import create_api_token
+    from engine.services.api_tokens import create_api_token, parse_expiry
 
-    print(create_api_token(build_context(), args.username, label=args.label))
+    print(create_api_token(build_context(), args.username, label=args.name, expires_at=parse_expiry(args.expires)))
     return 0
 
 
@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="print a new API token for USERNAME")
     create.add_argument("username")
-    create.add_argument("--label", default="cli")
+    create.add_argument("--name", "--label", dest="name", default="cli", help="where the token is used")
+    create.add_argument("--expires", default="90d", help="days from now (90d) or a date (2027-03-31); default 90d")
     create.set_defaults(func=_token)
     account = sub.add_parser("service-account", help="another system's API identity")
     account_sub = account.add_subparsers(dest="account_command", required=True)

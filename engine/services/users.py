@@ -1,37 +1,40 @@
-"""Accounts: sign-in, API tokens, and the colleagues a task can be handed to."""
+"""Accounts: password check, language and mail settings, and the colleagues a task can be handed to."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import select, update
 
 from engine import senders
 from engine.context import EngineContext
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.persistence.models import ApiToken, Department, User, UserDepartment
+from engine.passwords import hash_password, needs_rehash, verify_nothing, verify_password
+from engine.persistence.models import Department, User, UserDepartment
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
-
-_DUMMY_HASH = generate_password_hash("not-a-password")
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+from engine.services.api_tokens import create_api_token
 
 
 def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | None:
-    """The actor for valid credentials; the same work is done for unknown users (no timing leak)."""
+    """The actor for valid credentials; the same work is done for unknown users (no timing leak).
+    A hash from before Argon2 (Werkzeug's) is replaced by an Argon2 one once the password is known.
+    No username holds a NUL character, which PostgreSQL cannot even compare."""
     with ctx.unit_of_work(readonly=True) as uow:
-        user = uow.session.scalar(select(User).where(User.username == username))
+        user = None if "\x00" in username else uow.session.scalar(select(User).where(User.username == username))
         if user is None or not user.is_active or user.is_service_account:
-            check_password_hash(_DUMMY_HASH, password)  # a service account signs in with its token only
+            verify_nothing(password)  # a service account signs in with its token only
             return None
-        return Actor.of(user) if check_password_hash(user.password_hash, password) else None
+        if not verify_password(user.password_hash, password):
+            return None
+        actor, stored = Actor.of(user), user.password_hash
+    if needs_rehash(stored):
+        with ctx.unit_of_work() as uow:
+            uow.session.execute(update(User).where(User.id == actor.id, User.password_hash == stored)
+                                .values(password_hash=hash_password(password)))
+            uow.commit()
+    return actor
 
 
 def get_actor(ctx: EngineContext, user_id: int) -> Actor | None:
@@ -77,40 +80,6 @@ def set_notify_email(ctx: EngineContext, actor: Actor, on: bool) -> bool:
         _active_user(uow, actor).notify_email = bool(on)
         uow.commit()
     return bool(on)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_api_token(ctx: EngineContext, username: str, label: str = "") -> str:
-    """A new bearer token for ``username``; only its hash is stored, so it is shown once."""
-    token = "sf_" + secrets.token_urlsafe(32)
-    with ctx.unit_of_work() as uow:
-        user = uow.session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"No user named {username!r}")
-        uow.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), label=label))
-        uow.commit()
-    return token
-
-
-def actor_for_token(ctx: EngineContext, token: str) -> Actor | None:
-    """The token's actor. Answers are cached for a few seconds (TOKEN_CACHE_SECONDS): an
-    integration calls many times a second, and a deactivated user loses access within that time."""
-    digest = _token_hash(token)
-    cached = ctx.token_actors.get(digest)
-    if cached is not None:
-        return cached
-    with ctx.unit_of_work(readonly=True) as uow:
-        row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
-            return None
-        user = uow.session.get(User, row.user_id)
-        actor = Actor.of(user) if user is not None and user.is_active else None
-    if actor is not None:
-        ctx.token_actors.put(digest, actor)
-    return actor
 
 
 def colleagues(ctx: EngineContext, department_id: str | None) -> list[tuple[int, str, str]]:

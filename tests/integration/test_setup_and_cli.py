@@ -6,9 +6,9 @@ import pytest
 
 from engine.config import ConfigError, Settings
 from engine.context import build_context
+from engine.services.api_tokens import actor_for_token
 from engine.services.processes import list_published
 from engine.services.setup import setup
-from engine.services.users import actor_for_token
 from web.cli import main
 
 

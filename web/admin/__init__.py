@@ -1,4 +1,5 @@
-"""Administration pages: the notification outbox and the incidents (unexpected failures)."""
+"""Administration pages: the notification outbox, the incidents (unexpected failures) and
+Security (web/admin/security.py)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,6 @@ def outbox():  # type: ignore[no-untyped-def]
 def incidents():  # type: ignore[no-untyped-def]
     """Unexpected failures, newest first, with the id people were shown and the traceback."""
     return render_template("admin/incidents.html", incidents=list_incidents(engine(), actor()))
+
+
+from web.admin import security as _security  # noqa: E402,F401 - registers the Security page on bp

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from engine.services import cases, messages, processes, tasks, work_items
-from engine.services.users import actor_for_token
+from engine.services.api_tokens import actor_for_token
 from web.api.openapi import openapi_document
 from web.api.serialize import to_json
 from web.context import engine
