@@ -23,7 +23,8 @@ from engine.services.setup import setup
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("SERVICEFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-CASE_TABLES = ("case_events", "work_items", "case_tasks", "case_states", "cases", "api_tokens", "unmatched_messages")
+CASE_TABLES = ("case_events", "work_items", "case_tasks", "case_states", "case_participants", "cases", "api_tokens",
+               "unmatched_messages")
 SHARED_CATALOG = ProcessCatalog()
 
 
