@@ -169,7 +169,7 @@ class CaseFilter:
 def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[CaseView], int]:
     """Cases matching a filter that ``actor`` may read, newest first, and how many match in all
     (the reading rule is part of the query, so pages and totals count only readable cases)."""
-    query = visibility.restrict(select(Case), actor)
+    query = select(Case)
     if flt.status:
         query = query.where(Case.status == flt.status)
     if flt.process_id:
@@ -181,9 +181,11 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
         query = query.where(or_(Case.title.ilike(pattern), Case.customer.ilike(pattern),
                                 cast(Case.id, String) == flt.text))
     with ctx.unit_of_work(readonly=True) as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        counted = visibility.restrict(query, actor)
+        total = uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
         rows = uow.session.scalars(
-            query.order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
+            visibility.restrict(query, actor, readable=total)
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
         )
         return [_case_view(c) for c in rows], total
 

@@ -35,6 +35,9 @@ from engine.services.actors import Actor
 
 OVERSIGHT_DEPARTMENTS = frozenset({"management"})
 PERSONAL_DATA_DEPARTMENTS = frozenset({"sales"}) | OVERSIGHT_DEPARTMENTS
+# Up to this many readable cases, a page is read through the party index and sorted; beyond it,
+# the case list is walked in order (visible_cases). Measured at 100,000 cases on both backends.
+FEW_CASES = 5_000
 
 
 def department_party(department: str) -> str:
@@ -56,20 +59,26 @@ def parties_of(actor: Actor) -> list[str]:
     return [user_party(actor.id), *(department_party(d) for d in sorted(actor.departments))]
 
 
-def visible_cases(actor: Actor) -> ColumnElement[bool] | None:
+def visible_cases(actor: Actor, readable: int | None = None) -> ColumnElement[bool] | None:
     """A condition on ``Case`` selecting the cases ``actor`` may read (None: every case).
 
-    ``EXISTS`` on the participants' primary key (case_id, party): the database either walks the
-    case list in its own order and probes each row, or starts from the party index, whichever
-    the numbers favour; both read only index entries."""
+    One condition in two forms, because SQLite runs a query as it is written: ``IN`` a subquery
+    reads the reader's cases from the party index (best for counting them, and for a page when
+    they are few, as sorting them is cheap); a correlated ``EXISTS`` walks the case list in the
+    page's order and probes each case (best for a page of someone who reads many cases, as it
+    fills at once). ``readable``, when the caller has counted it, picks the form of a page.
+    PostgreSQL plans both alike."""
     if sees_every_case(actor):
         return None
-    return exists().where(CaseParticipant.case_id == Case.id, CaseParticipant.party.in_(parties_of(actor)))
+    parties = parties_of(actor)
+    if readable is not None and readable > FEW_CASES:
+        return exists().where(CaseParticipant.case_id == Case.id, CaseParticipant.party.in_(parties))
+    return Case.id.in_(select(CaseParticipant.case_id).where(CaseParticipant.party.in_(parties)))
 
 
-def restrict(query: Select, actor: Actor) -> Select:
-    """``query`` (over ``Case``) narrowed to the cases ``actor`` may read."""
-    condition = visible_cases(actor)
+def restrict(query: Select, actor: Actor, readable: int | None = None) -> Select:
+    """``query`` (over ``Case``) narrowed to the cases ``actor`` may read (see ``visible_cases``)."""
+    condition = visible_cases(actor, readable)
     return query if condition is None else query.where(condition)
 
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from engine.context import EngineContext
-from engine.services import cases, customers, tasks
+from engine.persistence.models import Case
+from engine.services import cases, customers, tasks, visibility
 from tests.conftest import ApiClient
 from tests.factories import actor
 from tests.integration.test_after_sales_paths import CLOSED, FEEDBACK, Walk
@@ -159,3 +161,21 @@ def test_the_person_who_started_a_case_reads_it_though_no_department_of_theirs_h
     assert case["id"] in _listed(api.get("/cases", as_="tech1").json)
     assert api.get(f"/cases/{case['id']}", as_="prod1").status_code == 404
     assert api.get(f"/cases/{case['id']}", as_="sales2").status_code == 200
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_both_forms_of_the_case_list_condition_select_the_same_cases(
+    ctx: EngineContext, sales_case: SalesCase, user: str
+) -> None:
+    """The case list reads a page through the party index for readers of few cases and walks the
+    list for readers of many (visibility.FEW_CASES): either way, the same cases in the same order."""
+    cases.start_case(ctx, actor(ctx, "tech1"), "after_sales_feedback", {})
+    cases.start_case(ctx, actor(ctx, "centre1"), "after_sales_feedback", {})
+    who = actor(ctx, user)
+    ordered = select(Case.id).order_by(Case.created_at.desc(), Case.id.desc())
+    with ctx.unit_of_work(readonly=True) as uow:
+        few = list(uow.session.scalars(visibility.restrict(ordered, who)))
+        many = list(uow.session.scalars(visibility.restrict(ordered, who, readable=visibility.FEW_CASES + 1)))
+    assert few == many
+    assert (sales_case.id in few) is (user in READERS)
+    assert len(few) == (3 if user in READERS - {"qc1"} else 1 if user in {"qc1", "tech1", "centre1"} else 0)
