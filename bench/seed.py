@@ -3,7 +3,7 @@
 Starting 100,000 cases one by one would take most of the time budget, and what the inbox reads
 does not depend on how a row got there. So ~1,000 cases are started with ``start_case`` (the use
 case the API calls, in this process, on the same database), and their rows of ``cases``,
-``case_states``, ``case_tasks``, ``work_items`` and ``case_events`` are copied with
+``case_states``, ``case_tasks``, ``work_items``, ``case_events`` and ``case_participants`` are copied with
 ``INSERT … SELECT`` under new ids until the target count of open cases is reached: the columns
 and values the app wrote, with the case id, the open task's id (also inside the stored workflow
 state) and the ``#id`` in titles renumbered, so that a copied case can still be worked on.
@@ -21,7 +21,7 @@ from bench.workloads import LIFECYCLE
 
 SEED_USER = "sales1"
 SEED_DEPARTMENT = "sales"
-COPIED_TABLES = ("cases", "case_states", "case_tasks", "work_items", "case_events")
+COPIED_TABLES = ("cases", "case_states", "case_tasks", "work_items", "case_events", "case_participants")
 
 
 def start_cases(url: str, count: int, process_id: str = LIFECYCLE) -> list[int]:
@@ -88,6 +88,7 @@ def _copy_statements(dialect: str, shift: int, columns: dict[str, list[str]]) ->
                 columns["work_items"], on_case("w")),
         _insert("case_events", "e", {"case_id": case, "task_id": _new_task_id("e.task_id", dialect)},
                 event_columns, on_case("e")),
+        _insert("case_participants", "p", {"case_id": case}, columns["case_participants"], on_case("p")),
     ]
 
 

@@ -233,6 +233,18 @@ class CaseTask(Base):
     state: Mapped[str] = mapped_column(Text)
 
 
+class CaseParticipant(Base):
+    """Who takes part in a case, so may read it (engine.services.visibility): a department that
+    has or had a task in it (``department:qc``) or a person who acted in it (``user:12``). Rows
+    are only ever added; the party index lets the case list filter by reader in SQL."""
+
+    __tablename__ = "case_participants"
+    __table_args__ = (Index("ix_case_participants_party", "party", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    party: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+
 NO_DUE_DATE = datetime(9999, 12, 31)
 
 

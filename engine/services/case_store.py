@@ -19,7 +19,7 @@ from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Cu
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime, ReadyTask
 from engine.sandbox.environment import ScriptRaised
-from engine.services import customers, message_index, notifications
+from engine.services import customers, message_index, notifications, visibility
 from engine.services.engine_errors import describe_engine_failure
 
 TITLE_FIELDS = ("title", "subject")
@@ -87,8 +87,12 @@ def _title(case: Case, data: dict) -> None:
 def _sync_inbox(
     ctx: EngineContext, uow: UnitOfWork, case: Case, ready: list[ReadyTask], actor: Any
 ) -> None:
+    """Make the inbox rows match the ready tasks; the departments given a task, and whoever
+    caused the step, become participants of the case (who may read it)."""
     existing = {w.id: w for w in uow.session.scalars(select(WorkItem).where(WorkItem.case_id == case.id))}
     ready_ids = {t.id for t in ready}
+    visibility.add_participants(uow.session, case.id, [t.department for t in ready if t.id not in existing],
+                                [actor])
     priority = customers.priority_of(uow.session.get(Customer, case.customer_id) if case.customer_id else None)
     for item_id, item in existing.items():
         if item_id not in ready_ids:

@@ -13,9 +13,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
-from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
+from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
@@ -110,6 +111,7 @@ def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
                 created_by_id=actor.id, status="running", data=data)
     uow.session.add(case)
     uow.session.flush()
+    visibility.add_participants(uow.session, case.id, people=[actor])
     uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
     process = ctx.process(version)
     started: list[CaseRuntime] = []
@@ -149,12 +151,9 @@ def case_view(uow: Any, case: Case) -> CaseView:
 
 
 def get_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
-    """One case: status, version, data and open tasks."""
+    """One case: status, version, data and open tasks; NotFound when ``actor`` may not read it."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case = uow.session.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"No case {case_id}")
-        return case_view(uow, case)
+        return case_view(uow, visibility.readable_case(uow.session, actor, case_id))
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,8 @@ class CaseFilter:
 
 
 def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[CaseView], int]:
-    """Cases matching a filter, newest first, and how many match in all."""
+    """Cases matching a filter that ``actor`` may read, newest first, and how many match in all
+    (the reading rule is part of the query, so pages and totals count only readable cases)."""
     query = select(Case)
     if flt.status:
         query = query.where(Case.status == flt.status)
@@ -181,18 +181,20 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
         query = query.where(or_(Case.title.ilike(pattern), Case.customer.ilike(pattern),
                                 cast(Case.id, String) == flt.text))
     with ctx.unit_of_work(readonly=True) as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        counted = visibility.restrict(query, actor)
+        total = uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
         rows = uow.session.scalars(
-            query.order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
+            visibility.restrict(query, actor, readable=total)
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
         )
         return [_case_view(c) for c in rows], total
 
 
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
-    """A case's history in order, and the first event whose hash does not verify (None: intact)."""
+    """A case's history in order, and the first event whose hash does not verify (None: intact);
+    NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        if uow.session.get(Case, case_id) is None:
-            raise NotFound(f"No case {case_id}")
+        visibility.readable_case(uow.session, actor, case_id)
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
         ))

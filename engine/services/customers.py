@@ -8,6 +8,7 @@ recorded with its before and after values.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, Customer, CustomerChange, WorkItem
+from engine.services import visibility
 from engine.services.actors import Actor
 
 CARD_FIELDS = ("name", "address", "contacts", "products", "agreements", "priority", "notes")
@@ -42,6 +44,7 @@ class CustomerView:
     updated_at: datetime
     version: int
     open_cases: int = 0
+    personal_data: bool = True  # False: contacts, address and notes are withheld from this reader
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,14 @@ def _view(row: Customer, open_cases: int = 0) -> CustomerView:
         agreements=list(row.agreements or []), notes=row.notes, updated_at=row.updated_at,
         version=row.lock_version, open_cases=open_cases,
     )
+
+
+def _for_reader(view: CustomerView, actor: Actor) -> CustomerView:
+    """The card as ``actor`` may read it: without the contacts' personal data, the address and
+    the notes for those who do not deal with customers (engine.services.visibility)."""
+    if visibility.may_read_personal_data(actor):
+        return view
+    return dataclasses.replace(view, address="", contacts=[], notes="", personal_data=False)
 
 
 def _card_values(row: Customer) -> dict[str, Any]:
@@ -190,11 +201,12 @@ def create_customer(ctx: EngineContext, actor: Actor, code: str, values: dict) -
         return view
 
 
-def list_customers(ctx: EngineContext, text: str | None = None) -> list[CustomerView]:
-    """The Customer List: priority customers first, then by name, with their open case counts."""
+def list_customers(ctx: EngineContext, actor: Actor, text: str | None = None) -> list[CustomerView]:
+    """The Customer List: priority customers first, then by name, with the open cases ``actor``
+    may read counted; personal data only for those who may read it."""
     open_cases = (
-        select(Case.customer_id, func.count().label("n")).where(Case.status == "running")
-        .group_by(Case.customer_id).subquery()
+        visibility.restrict(select(Case.customer_id, func.count().label("n")), actor)
+        .where(Case.status == "running").group_by(Case.customer_id).subquery()
     )
     query = select(Customer, func.coalesce(open_cases.c.n, 0)).outerjoin(
         open_cases, open_cases.c.customer_id == Customer.id
@@ -203,23 +215,25 @@ def list_customers(ctx: EngineContext, text: str | None = None) -> list[Customer
         query = query.where(or_(Customer.name.ilike(f"%{text}%"), Customer.code.ilike(f"%{text}%")))
     with ctx.unit_of_work(readonly=True) as uow:
         rows = uow.session.execute(query.order_by(Customer.priority.desc(), Customer.name))
-        return [_view(row, count) for row, count in rows]
+        return [_for_reader(_view(row, count), actor) for row, count in rows]
 
 
-def customer_card(ctx: EngineContext, code: str) -> CustomerCard:
-    """One card with its change history and its cases."""
+def customer_card(ctx: EngineContext, actor: Actor, code: str) -> CustomerCard:
+    """One card with the cases ``actor`` may read; its personal data and change history (which
+    holds earlier contacts) only for those who may read personal data."""
     with ctx.unit_of_work(readonly=True) as uow:
         row = uow.session.scalar(select(Customer).where(Customer.code == code))
         if row is None:
             raise NotFound(f"No customer {code!r}")
         changes = uow.session.scalars(
             select(CustomerChange).where(CustomerChange.customer_id == row.id).order_by(CustomerChange.id.desc())
-        )
+        ) if visibility.may_read_personal_data(actor) else []
         cases = uow.session.scalars(
-            select(Case).where(Case.customer_id == row.id).order_by(Case.created_at.desc()).limit(200)
+            visibility.restrict(select(Case), actor).where(Case.customer_id == row.id)
+            .order_by(Case.created_at.desc()).limit(200)
         )
         return CustomerCard(
-            customer=_view(row),
+            customer=_for_reader(_view(row), actor),
             changes=[ChangeView(c.at, c.actor, c.case_id, c.before, c.after) for c in changes],
             cases=[CaseLink(c.id, c.title, c.version.name, c.status, c.created_at) for c in cases],
         )

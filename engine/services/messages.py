@@ -41,6 +41,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, MessageStart, ProcessVersion, UnmatchedMessage
 from engine.persistence.uow import UnitOfWork
 from engine.runtime import CaseRuntime
+from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
@@ -215,6 +216,7 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
                     created_by_id=actor.id, status="running", data=payload)
         uow.session.add(case)
         uow.session.flush()
+        visibility.add_participants(uow.session, case.id, people=[actor])
         if correlation:
             uow.session.add(MessageStart(name=name, correlation_key=_digest(correlation),
                                          payload_hash=_digest(payload), case_id=case.id))

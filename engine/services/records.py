@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
-from engine.errors import NotFound
 from engine.forms import FormDefinition
-from engine.persistence.models import Case, CaseEvent
+from engine.persistence.models import CaseEvent
+from engine.services import visibility
+from engine.services.actors import Actor
 from engine.services.cases import EventView, event_view
 
 RECORD_EVENT = "task_completed"
@@ -46,10 +47,8 @@ def completed_events(session, case_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-def case_records(ctx: EngineContext, case_id: int) -> list[RecordView]:
-    """Every record of a case in the order it was made."""
+def case_records(ctx: EngineContext, actor: Actor, case_id: int) -> list[RecordView]:
+    """Every record of a case in the order it was made; NotFound when ``actor`` may not read it."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case = uow.session.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"No case {case_id}")
+        case = visibility.readable_case(uow.session, actor, case_id)
         return record_views(ctx.process(case.version), completed_events(uow.session, case_id))

@@ -23,6 +23,7 @@ from engine.services.work_items import (
     WorkItemView,
     check_may_work_on,
     find_open_item,
+    find_readable_item,
     permissions,
     work_item_view,
 )
@@ -45,9 +46,10 @@ class TaskPage:
 
 
 def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
-    """The open task with its form, the case summary and the case's earlier records."""
+    """The open task with its form, the case summary and the case's earlier records; NotFound
+    when ``actor`` may not read its case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        item = find_open_item(uow, task_id)
+        item = find_readable_item(uow, actor, task_id)
         case = uow.session.get(Case, item.case_id)
         process = ctx.process(case.version)
         form = process.form_for(item.element_id)

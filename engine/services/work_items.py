@@ -13,7 +13,7 @@ from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, User, UserDepartment, WorkItem
 from engine.persistence.uow import UnitOfWork
-from engine.services import notifications
+from engine.services import notifications, visibility
 from engine.services.actors import Actor
 
 
@@ -134,6 +134,17 @@ def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:
     raise NotFound(f"No task {task_id}")
 
 
+def find_readable_item(uow: UnitOfWork, actor: Actor, task_id: str) -> WorkItem:
+    """The open task as ``find_open_item`` finds it, for a reader: a task of a case ``actor`` may
+    not read is NotFound, open or done, so that neither the task nor its case leaks."""
+    item = uow.session.get(WorkItem, task_id)
+    case_id = item.case_id if item is not None else uow.session.scalar(
+        select(CaseEvent.case_id).where(CaseEvent.task_id == task_id).limit(1))
+    if case_id is None or not visibility.may_read_case(uow.session, actor, case_id):
+        raise NotFound(f"No task {task_id}")
+    return item if item is not None else find_open_item(uow, task_id)
+
+
 def _set_assignee(uow: UnitOfWork, item: WorkItem, expected: int | None, new: int | None) -> None:
     """Compare-and-set so that two people claiming at once cannot both win."""
     result = uow.session.execute(
@@ -163,6 +174,7 @@ def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
         if item.assignee_id is not None:
             raise Conflict(f"This task is already claimed by {item.assignee.username}")
         _set_assignee(uow, item, None, actor.id)
+        visibility.add_participants(uow.session, item.case_id, people=[actor])
         _record(uow, item, actor, "task_claimed", {"assignee": actor.username})
         uow.session.refresh(item)
         view = work_item_view(item)
@@ -200,6 +212,7 @@ def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> Wor
             raise InvalidInput(f"{username} is not a member of {item.department_id}",
                                {"assignee": ["Not a member of the task's department."]})
         _set_assignee(uow, item, item.assignee_id, target.id)
+        visibility.add_participants(uow.session, item.case_id, people=[actor, target])
         _record(uow, item, actor, "task_assigned", {"assignee": target.username})
         uow.session.refresh(item)
         notifications.queue_task_assigned(uow, ctx.settings.mail, item, actor)

@@ -73,8 +73,8 @@ def test_the_print_page_leaves_the_navigation_off_the_printed_page(
     case = start_visit(ctx)
     complete(ctx, "sales1", case.id, RECORD_TASK,
              {"customer": "C001", "visited_on": "2026-11-20", "outcome": "none"})
-    [record] = case_records(ctx, case.id)
-    sign_in(page, "qc1")
+    [record] = case_records(ctx, actor(ctx, "sales1"), case.id)
+    sign_in(page, "gm1")
     page.goto(f"/cases/{case.id}")
     page.get_by_role("link", name=f"Print {RECORD_TASK}").click()
     expect(page).to_have_url(re.compile(rf"/cases/{case.id}/records/{record.event.seq}$"))
@@ -119,7 +119,7 @@ def test_customer_pages_and_printable_records_fit_a_phone_screen(page: Page, ctx
     complete(ctx, "sales1", case.id, RECORD_TASK, {
         "customer": "C001", "visited_on": "2026-11-20", "outcome": "order",
         "questions": [{"question": "Can the PX-200 housing take a thicker gasket?", "owner": "tech"}]})
-    [record] = case_records(ctx, case.id)
+    [record] = case_records(ctx, actor(ctx, "sales1"), case.id)
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, "sales1")
     for path in ("/customers", "/customers/C001", "/customers/C001/edit", "/customers/new", f"/cases/{case.id}",

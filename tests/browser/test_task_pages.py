@@ -217,11 +217,12 @@ def test_qc_adds_and_removes_corrective_action_rows_and_only_the_kept_row_is_rec
 
 
 def test_another_department_sees_a_sales_task_read_only(page: Page, ctx: EngineContext) -> None:
-    """tech1 can open a sales task but gets its values, not a form: no Complete or Claim button."""
+    """gm1 (management reads every case) can open a sales task but gets its values, not a form: no
+    Complete or Claim button."""
     case = cases.start_case(ctx, actor(ctx, "sales1"), PROCESS, {})
     task = open_task(ctx, case.id, RECORD)
 
-    sign_in(page, "tech1")
+    sign_in(page, "gm1")
     expect(page.locator(f'tr[data-task-id="{task.id}"]')).to_have_count(0)
     page.goto(f"/tasks/{task.id}")
     expect(page.get_by_role("heading", name=RECORD, level=1)).to_be_visible()

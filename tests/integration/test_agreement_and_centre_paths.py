@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from engine.services.customers import customer_card
+from tests.factories import actor
 from tests.integration.test_after_sales_paths import CLOSED
 from tests.integration.walks import (
     USERS,
@@ -46,10 +47,10 @@ def agreement(api, responsible: str, decision: dict) -> Case:  # type: ignore[no
 @pytest.mark.clause("5.6")
 @pytest.mark.parametrize("responsible", ["tech", "service_centre"])
 def test_an_approved_agreement_goes_on_the_card_and_is_fulfilled_and_verified(api, ctx, responsible):
-    before = customer_card(ctx, "C001").customer.agreements
+    before = customer_card(ctx, actor(ctx, "auditor1"), "C001").customer.agreements
     case = agreement(api, responsible, {"decision": "approve"})
     added = {"title": AGREEMENT["title"], "scope": AGREEMENT["scope"], "valid_until": "2027-12-31"}
-    card = customer_card(ctx, "C001")
+    card = customer_card(ctx, actor(ctx, "auditor1"), "C001")
     assert card.customer.agreements == [*before, added]
     assert [(c.actor, c.case_id, c.before, c.after) for c in card.changes] == [
         ("gm1", case.id, {"agreements": before}, {"agreements": [*before, added]})]
@@ -58,7 +59,7 @@ def test_an_approved_agreement_goes_on_the_card_and_is_fulfilled_and_verified(ap
     case.step("Verify agreement effectiveness", "sales", EFFECTIVE)
     data = case.ended("Agreement fulfilled and verified")
     assert (data["lane_owners"], data["effective"]) == ({"responsible": responsible}, True)
-    assert customer_card(ctx, "C001").customer.agreements == [*before, added]  # added once
+    assert customer_card(ctx, actor(ctx, "auditor1"), "C001").customer.agreements == [*before, added]  # added once
     events = case.events()
     assert case.routed() == [RECORD, APPROVE, ("Task_RecordFulfilment", responsible), ("Task_VerifyAgreement", "sales")]
     assert ("Task_RecordFulfilment", USERS[responsible]) in completed_by(events)
@@ -72,7 +73,7 @@ def test_an_agreement_management_rejects_ends_and_leaves_the_card_alone(api, ctx
     case = agreement(api, "tech", {"decision": "reject", "comments": "Service levels too costly"})
     data = case.ended("Agreement not approved")
     assert (data["decision"], data["comments"]) == ("reject", "Service levels too costly")
-    assert customer_card(ctx, "C001").changes == []
+    assert customer_card(ctx, actor(ctx, "auditor1"), "C001").changes == []
     events = case.events()
     assert case.routed() == [RECORD, APPROVE]
     assert not [e for e in events if e["type"] == "effect_applied"]

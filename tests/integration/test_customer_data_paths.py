@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from engine.services.customers import customer_card, list_customers
+from tests.factories import actor
 from tests.integration.walks import (
     Case,
     bracketed,
@@ -59,7 +60,7 @@ def inbox_priorities(api, username: str) -> list[tuple[int, int]]:  # type: igno
 
 @pytest.mark.clause("5.2")
 def test_a_change_updates_the_customer_data_card_at_once_and_records_who_changed_what(api, ctx):
-    before = customer_card(ctx, "C001").customer
+    before = customer_card(ctx, actor(ctx, "auditor1"), "C001").customer
     case = Case(api, "customer_data")
     case.step("Customer data request", "sales", CHANGE)
     assert case.case["customer"] == "Acme Motors Co., Ltd."
@@ -68,7 +69,7 @@ def test_a_change_updates_the_customer_data_card_at_once_and_records_who_changed
     data = case.ended("Card updated")
     assert data["card_changes"] == {"address": "1 Port Road, Ningbo", "contacts": [NEW_CONTACT]}
 
-    card = customer_card(ctx, "C001")
+    card = customer_card(ctx, actor(ctx, "auditor1"), "C001")
     assert (card.customer.address, card.customer.contacts) == ("1 Port Road, Ningbo", [NEW_CONTACT])
     assert (card.customer.products, card.customer.notes, card.customer.priority) == (
         before.products, before.notes, before.priority)
@@ -102,12 +103,12 @@ def test_the_yearly_review_updates_every_card_it_lists(api, ctx):
     assert sorted(updates) == ["C002", "C005"]
     assert sorted(u["change_summary"] for u in updates.values()) == ["Buys SV-200 now", "New quality engineer"]
     for code, update in updates.items():
-        card = customer_card(ctx, code)
+        card = customer_card(ctx, actor(ctx, "auditor1"), code)
         for name, value in update["changes"].items():
             assert getattr(card.customer, name) == value
         assert [(c.actor, c.case_id, c.after) for c in card.changes] == [("sales1", case.id, update["changes"])]
     assert sorted(tuple(u["changes"]) for u in updates.values()) == [("notes",), ("products",)]
-    assert all(customer_card(ctx, code).changes == [] for code in ("C001", "C003", "C004"))
+    assert all(customer_card(ctx, actor(ctx, "auditor1"), code).changes == [] for code in ("C001", "C003", "C004"))
 
     events = case.events()
     assert case.routed() == [("Task_CustomerDataRequest", "sales"), ("Task_ReviewCustomerList", "sales"),
@@ -121,7 +122,7 @@ def test_a_yearly_review_without_changes_ends_at_once_and_changes_no_card(api, c
     case = yearly_review(api, [])
     data = case.ended("Yearly review done")
     assert (data["changes_needed"], data["card_updates"]) == ([], [])
-    assert all(customer_card(ctx, code).changes == [] for code in cards())
+    assert all(customer_card(ctx, actor(ctx, "auditor1"), code).changes == [] for code in cards())
     events = case.events()
     assert case.routed() == [("Task_CustomerDataRequest", "sales"), ("Task_ReviewCustomerList", "sales")]
     assert not [e for e in events if e["type"] == "effect_applied"]
@@ -130,7 +131,7 @@ def test_a_yearly_review_without_changes_ends_at_once_and_changes_no_card(api, c
 
 @pytest.mark.clause("5.2")
 def test_an_unknown_customer_code_is_refused_and_nothing_changes(api, ctx):
-    before = list_customers(ctx)
+    before = list_customers(ctx, actor(ctx, "auditor1"))
     case = Case(api, "customer_data")
     task = case.case["open_tasks"][0]
     response = case.submit(task, {**CHANGE, "customer": "C999"})
@@ -138,8 +139,8 @@ def test_an_unknown_customer_code_is_refused_and_nothing_changes(api, ctx):
     assert list(response.json["details"]) == ["customer"]
     after = api.get(f"/cases/{case.id}", as_="sales1").json
     assert (after["status"], [t["id"] for t in after["open_tasks"]], after["customer"]) == ("running", [task["id"]], "")
-    assert list_customers(ctx) == before
-    assert all(customer_card(ctx, code).changes == [] for code in cards())
+    assert list_customers(ctx, actor(ctx, "auditor1")) == before
+    assert all(customer_card(ctx, actor(ctx, "auditor1"), code).changes == [] for code in cards())
     assert [e["type"] for e in case.events()] == ["case_started", "task_ready"]
 
 
@@ -170,9 +171,9 @@ def test_a_priority_change_moves_the_customers_open_tasks_in_other_cases(api, ct
     order = open_order(api, customer)
     assert order.case["open_tasks"][0]["priority"] == 1 - expected
     change = change_card(api, customer, {"priority": priority})
-    assert customer_card(ctx, customer).customer.priority is priority
-    assert customer_card(ctx, customer).changes[0].after == {"priority": priority}
-    assert customer_card(ctx, customer).changes[0].case_id == change.id
+    assert customer_card(ctx, actor(ctx, "auditor1"), customer).customer.priority is priority
+    assert customer_card(ctx, actor(ctx, "auditor1"), customer).changes[0].after == {"priority": priority}
+    assert customer_card(ctx, actor(ctx, "auditor1"), customer).changes[0].case_id == change.id
     inbox = dict(inbox_priorities(api, "prod1"))
     assert inbox == {order.id: expected, other.id: 0}
     reread = api.get(f"/cases/{order.id}", as_="prod1").json

@@ -39,7 +39,7 @@ def test_a_case_shows_its_open_task_with_form_and_the_caller_sees_it_in_the_inbo
     assert task["department"] == "sales"
     assert task["name"] == task["title"] == "Record customer feedback"
     assert "customer" in task["form"]["schema"]["properties"]
-    assert api.get(f"/cases/{case['id']}", as_="tech1").json["open_tasks"][0]["id"] == task["id"]
+    assert api.get(f"/cases/{case['id']}", as_="sales2").json["open_tasks"][0]["id"] == task["id"]
     assert task["id"] in [t["id"] for t in api.get("/inbox", as_="sales2").json]
     assert task["id"] not in [t["id"] for t in api.get("/inbox", as_="tech1").json]
 

@@ -74,7 +74,7 @@ def test_the_list_shows_the_demo_customers_priority_first_with_products_and_open
     app: Flask, ctx: EngineContext
 ) -> None:
     cases.start_case(ctx, actor(ctx, "sales1"), "after_sales_feedback", {"customer": "C003"})
-    response = login(app, "tech1").get("/customers")
+    response = login(app, "gm1").get("/customers")
     assert response.status_code == 200
     page = response.text
     assert 'aria-current="page">Customers</a>' in page
@@ -86,7 +86,7 @@ def test_the_list_shows_the_demo_customers_priority_first_with_products_and_open
     assert "PX-200 pump housing, SV-200 solenoid valve" in row_of(page, "C001")
     assert re.search(r">1</a></td>\s*$", row_of(page, "C003")), row_of(page, "C003")
     assert re.search(r"<td>0</td>\s*$", row_of(page, "C005"))
-    assert "New customer" not in page  # tech may read the list, not add to it
+    assert "New customer" not in page  # management may read the list, not add to it
 
 
 def test_the_list_searches_by_code_or_name(app: Flask) -> None:
@@ -104,14 +104,14 @@ def test_the_list_searches_by_code_or_name(app: Flask) -> None:
 
 
 def test_a_demo_card_shows_address_contacts_products_and_agreements(app: Flask) -> None:
-    response = login(app, "tech1").get("/customers/C001")
+    response = login(app, "gm1").get("/customers/C001")
     assert response.status_code == 200
     page = response.text
     for text in ("C001 — Acme Motors Co., Ltd.", "88 Harbour Road, Ningbo", "Li Wei", "Purchasing manager",
                  "0574-8888 1234", 'href="mailto:li.wei@acme.example"', "PX-200 pump housing",
                  "After-sales service 2026", "On-site repair within 48 h", "2026-12-31", "badge-priority"):
         assert text in page, text
-    assert "/customers/C001/edit" not in page  # no Edit button for Technical
+    assert "/customers/C001/edit" not in page  # management reads the card but does not keep it
 
 
 def test_an_unknown_card_is_404(app: Flask) -> None:
@@ -159,7 +159,7 @@ def test_sales_edits_a_card_and_the_change_is_recorded_with_before_and_after(app
     assert response.status_code == 302
     assert response.location.endswith(f"/customers/{customer.code}")
 
-    card = customers.customer_card(ctx, customer.code)
+    card = customers.customer_card(ctx, actor(ctx, "sales1"), customer.code)
     assert card.customer.address == "9 Port Road, Ningbo" and card.customer.priority is True
     assert card.customer.products == ["TP-10 pump", "TP-20 pump"]
     assert card.customer.contacts[1] == {"name": "Sun Yi", "phone": "0574-3333 4444"}
@@ -183,7 +183,7 @@ def test_clearing_a_field_is_a_change_and_rows_can_be_removed(app: Flask, ctx: E
     form = edit_form(customer, notes="")
     form = {k: v for k, v in form.items() if not k.startswith("agreements[")}
     assert login(app, "sales1").post(f"/customers/{customer.code}/edit", data=form).status_code == 302
-    after = customers.customer_card(ctx, customer.code)
+    after = customers.customer_card(ctx, actor(ctx, "sales1"), customer.code)
     assert after.customer.notes == "" and after.customer.agreements == []
     assert set(after.changes[0].after) == {"notes", "agreements"}
 
@@ -198,7 +198,7 @@ def test_an_invalid_edit_is_422_with_messages_and_the_typed_values_kept(app: Fla
     assert '<a href="#f-name">Name</a>: This field is required.' in page
     assert '<a href="#f-contacts-0-email">E-mail (row 1)</a>: Must be an email address.' in page
     assert 'value="Typed address"' in page and 'value="not-an-email"' in page
-    assert customers.customer_card(ctx, customer.code).customer.address == CARD["address"]
+    assert customers.customer_card(ctx, actor(ctx, "sales1"), customer.code).customer.address == CARD["address"]
 
 
 def test_technical_cannot_edit_or_add_cards(app: Flask, ctx: EngineContext) -> None:
@@ -210,7 +210,7 @@ def test_technical_cannot_edit_or_add_cards(app: Flask, ctx: EngineContext) -> N
     assert "Sales Section" in response.text
     assert tech.get("/customers/new").status_code == 403
     assert tech.post("/customers/new", data={"code": new_code(), "name": "X"}).status_code == 403
-    card = customers.customer_card(ctx, customer.code)
+    card = customers.customer_card(ctx, actor(ctx, "sales1"), customer.code)
     assert card.customer.address == CARD["address"] and len(card.changes) == 1
 
 
@@ -219,7 +219,7 @@ def test_an_administrator_may_edit_a_card(app: Flask, ctx: EngineContext) -> Non
     admin = login(app, "admin1")
     assert admin.get(f"/customers/{customer.code}/edit").status_code == 200
     assert admin.post(f"/customers/{customer.code}/edit", data=edit_form(customer, notes="Checked")).status_code == 302
-    assert customers.customer_card(ctx, customer.code).changes[0].actor == "admin1"
+    assert customers.customer_card(ctx, actor(ctx, "sales1"), customer.code).changes[0].actor == "admin1"
 
 
 def test_a_stale_version_is_409_and_changes_nothing(app: Flask, ctx: EngineContext) -> None:
@@ -229,14 +229,14 @@ def test_a_stale_version_is_409_and_changes_nothing(app: Flask, ctx: EngineConte
     # Meanwhile sales2 saves the card.
     customers.update_customer(ctx, actor(ctx, "sales2"), customer.code, {"notes": "Changed by sales2"},
                               customer.version)
-    before = customers.customer_card(ctx, customer.code)
+    before = customers.customer_card(ctx, actor(ctx, "sales1"), customer.code)
 
     response = client.post(f"/customers/{customer.code}/edit", data=edit_form(customer, address="Too late"))
     assert response.status_code == 409
     assert "changed the card of Test Pumps Ltd. while you were editing it" in response.text
     assert "your changes were not saved" in response.text
     assert f'href="/customers/{customer.code}/edit"' in response.text
-    after = customers.customer_card(ctx, customer.code)
+    after = customers.customer_card(ctx, actor(ctx, "sales1"), customer.code)
     assert after.customer == before.customer and len(after.changes) == len(before.changes)
 
 
@@ -254,7 +254,7 @@ def test_sales_adds_a_customer_and_lands_on_its_card(app: Flask, ctx: EngineCont
     })
     assert response.status_code == 302
     assert response.location.endswith(f"/customers/{code}")  # codes are kept upper-case
-    card = customers.customer_card(ctx, code)
+    card = customers.customer_card(ctx, actor(ctx, "sales1"), code)
     assert card.customer.name == "New Valves Co." and card.customer.priority is True
     assert card.customer.products == ["NV-1 valve", "NV-2 valve"]
     assert card.customer.contacts == [{"name": "Qian Hao", "role": "Owner"}]
@@ -292,7 +292,7 @@ def test_the_after_sales_feedback_task_offers_the_customer_list(app: Flask, ctx:
     client = login(app, "sales1")
     options = customer_select(client.get(f"/tasks/{task.id}").text)
     for code in DEMO:
-        name = next(c.name for c in customers.list_customers(ctx) if c.code == code)
+        name = next(c.name for c in customers.list_customers(ctx, actor(ctx, "sales1")) if c.code == code)
         assert f'<option value="{code}">{code} — {name}</option>' in options
     assert '<option value="">Choose…</option>' in options
 

@@ -190,7 +190,7 @@ def test_a_valid_submission_moves_the_case_on(app: Flask, ctx: EngineContext) ->
 def test_another_department_sees_the_task_read_only_and_gets_403_on_post(app: Flask, ctx: EngineContext) -> None:
     case = start(ctx)
     task_id = first_task_id(case)
-    client = login(app, "tech1")
+    client = login(app, "gm1")  # management reads every case, and works only on its own tasks
     page = client.get(f"/tasks/{task_id}")
     assert page.status_code == 200
     assert ">Complete<" not in page.text
@@ -222,7 +222,7 @@ def test_the_case_list_filters_by_status_and_text(app: Flask, ctx: EngineContext
     done = start(ctx)
     login(app, "sales1").post(f"/tasks/{first_task_id(done)}", data=FEEDBACK)
     other = start(ctx)
-    client = login(app, "tech1")
+    client = login(app, "sales2")  # reads both: the Sales Section had a task in each
 
     def listed(query: str) -> set[int]:
         response = client.get(f"/cases{query}")

@@ -36,7 +36,7 @@ def visited_case(ctx: EngineContext) -> tuple[cases.CaseView, list[RecordView]]:
     complete(ctx, "sales1", case.id, RECORD_TASK, VISIT)
     tasks.complete_task(ctx, actor(ctx, "sales2"), open_task(ctx, case.id, CONFIRM_TASK).id,
                         {"remark": "Visit confirmed by phone"})
-    return cases.get_case(ctx, actor(ctx, "sales1"), case.id), case_records(ctx, case.id)
+    return cases.get_case(ctx, actor(ctx, "sales1"), case.id), case_records(ctx, actor(ctx, "sales1"), case.id)
 
 
 _STEP = re.compile(r'^(?P<tag>[a-z0-9]*)(?P<classes>(?:\.[\w-]+)*)(?:\[(?P<attr>[\w-]+)="(?P<value>[^"]*)"\])?$')
@@ -125,7 +125,7 @@ def test_the_print_page_of_one_record_has_the_document_header_and_the_record_has
 ) -> None:
     case, records = visited_case(ctx)
     record = records[0]
-    response = login(app, "qc1").get(f"/cases/{case.id}/records/{record.event.seq}")
+    response = login(app, "gm1").get(f"/cases/{case.id}/records/{record.event.seq}")
     assert response.status_code == 200
     page = response.text
     doc = lxml.html.fromstring(page)
@@ -183,7 +183,7 @@ def test_the_after_sales_feedback_record_prints_with_its_form_labels_and_custome
     assert form is not None
     data = {**sample_object(form.schema, random.Random(7)), "customer": "C001"}
     complete(ctx, "sales1", case.id, "Record customer feedback", data)
-    [record, *_] = case_records(ctx, case.id)
+    [record, *_] = case_records(ctx, actor(ctx, "sales1"), case.id)
     page = login(app, "sales1").get(f"/cases/{case.id}/records/{record.event.seq}").text
     doc = lxml.html.fromstring(page)
     assert select(doc, "h1.doc-title")[0].text_content() == "Record customer feedback"

@@ -170,7 +170,7 @@ def detail(case_id: int) -> ResponseReturnValue:
     events, broken = cases.case_events(engine(), who, case_id)
     rows = [(e, summarize(e.data)) for e in events]
     return render_template(
-        "cases/detail.html", case=case, records=record_rows(case_records(engine(), case_id)),
+        "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
         show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), events=rows,
         broken=broken, short_hash=case.version_hash[:SHORT_HASH],
         open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
@@ -181,9 +181,10 @@ def detail(case_id: int) -> ResponseReturnValue:
 @login_required
 def print_records(case_id: int) -> ResponseReturnValue:
     """Every record of a case as printable documents, one page each."""
-    case = cases.get_case(engine(), actor(), case_id)
+    who = actor()
+    case = cases.get_case(engine(), who, case_id)
     return render_template(
-        "cases/print.html", case=case, records=record_rows(case_records(engine(), case_id)),
+        "cases/print.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
         single=False, short_hash=case.version_hash[:SHORT_HASH],
     )
 
@@ -192,8 +193,9 @@ def print_records(case_id: int) -> ResponseReturnValue:
 @login_required
 def print_record(case_id: int, seq: int) -> ResponseReturnValue:
     """One record of a case as a printable document."""
-    case = cases.get_case(engine(), actor(), case_id)
-    found = [r for r in record_rows(case_records(engine(), case_id)) if r.event.seq == seq]
+    who = actor()
+    case = cases.get_case(engine(), who, case_id)
+    found = [r for r in record_rows(case_records(engine(), who, case_id)) if r.event.seq == seq]
     if not found:
         raise NotFound(_("Case #%(case)s has no record %(seq)s.", case=case_id, seq=seq))
     return render_template(

@@ -188,7 +188,7 @@ def _render_form(template: str, form: FormDefinition, data: Mapping[str, Any],
 def index() -> ResponseReturnValue:
     """The Customer List: priority customers first, searchable by code or name."""
     text = request.args.get("q", "").strip()
-    return render_template("customers/list.html", customers=customers.list_customers(engine(), text or None),
+    return render_template("customers/list.html", customers=customers.list_customers(engine(), actor(), text or None),
                            q=text, may_edit=customers.may_edit_customers(actor()))
 
 
@@ -196,7 +196,7 @@ def index() -> ResponseReturnValue:
 @login_required
 def card(code: str) -> ResponseReturnValue:
     """The Customer Data Card with its cases and its change history."""
-    found = customers.customer_card(engine(), code)
+    found = customers.customer_card(engine(), actor(), code)
     return render_template("customers/card.html", card=found, customer=found.customer,
                            changes=_change_rows(found.changes), may_edit=customers.may_edit_customers(actor()))
 
@@ -206,7 +206,7 @@ def card(code: str) -> ResponseReturnValue:
 def edit(code: str) -> ResponseReturnValue:
     """The card's edit form, holding the card version it was read at."""
     _require_editor()
-    customer = customers.customer_card(engine(), code).customer
+    customer = customers.customer_card(engine(), actor(), code).customer
     return _render_form("customers/edit.html", EDIT_FORM, _form_values(customer), {}, customer=customer)
 
 
@@ -215,7 +215,7 @@ def edit(code: str) -> ResponseReturnValue:
 def save(code: str) -> ResponseReturnValue:
     """Save the card: 422 with messages, 409 when someone changed it since the form was read."""
     _require_editor()
-    customer = customers.customer_card(engine(), code).customer
+    customer = customers.customer_card(engine(), actor(), code).customer
     data = _posted(EDIT_FORM)
     errors = validate_submission(EDIT_FORM, data)
     if errors:
