@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
+from engine.data_limits import check_data
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
@@ -76,6 +77,7 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
         raise Forbidden("Auditors read case histories; they do not start cases")
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("Case data must be an object", {"data": ["Must be an object."]})
+    check_data(data or {}, ctx.settings.data_limits, "data", "The case data")
     data = audit.jsonable(data or {})
     with ctx.unit_of_work() as uow:
         version = latest_published(uow.session, process_id)
@@ -148,10 +150,21 @@ def case_view(uow: Any, case: Case) -> CaseView:
     return _case_view(case, [work_item_view(i) for i in items])
 
 
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (and SQLite's INTEGER) holds
+
+
+def _stored_case(session: Any, case_id: int) -> Case | None:
+    """The case with this id; None for an id no row can have (beyond 64 bits, or not positive),
+    which the database would otherwise refuse with an error instead of finding nothing."""
+    if not 0 < case_id <= MAX_ID:
+        return None
+    return session.get(Case, case_id)
+
+
 def get_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
     """One case: status, version, data and open tasks."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case = uow.session.get(Case, case_id)
+        case = _stored_case(uow.session, case_id)
         if case is None:
             raise NotFound(f"No case {case_id}")
         return case_view(uow, case)
@@ -191,7 +204,7 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
     """A case's history in order, and the first event whose hash does not verify (None: intact)."""
     with ctx.unit_of_work(readonly=True) as uow:
-        if uow.session.get(Case, case_id) is None:
+        if _stored_case(uow.session, case_id) is None:
             raise NotFound(f"No case {case_id}")
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)

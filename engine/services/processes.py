@@ -11,6 +11,7 @@ from engine import schedules
 from engine.catalog import ParsedProcess, ProcessBundle, bundles_from_directory, parse_bundle
 from engine.clock import utcnow
 from engine.context import EngineContext
+from engine.data_limits import text_problem
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import ProcessFile, ProcessVersion, Schedule
 
@@ -131,7 +132,9 @@ def list_published(ctx: EngineContext) -> list[ProcessSummary]:
 
 
 def latest_published(session, process_id: str) -> ProcessVersion:  # type: ignore[no-untyped-def]
-    """The version new cases of ``process_id`` start on."""
+    """The version new cases of ``process_id`` start on (none for an id no row can hold)."""
+    if text_problem(process_id) is not None:
+        raise NotFound(f"No published process {process_id!r}")
     row = session.scalar(latest_versions_query().where(ProcessVersion.process_id == process_id))
     if row is None:
         raise NotFound(f"No published process {process_id!r}")

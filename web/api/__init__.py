@@ -8,7 +8,9 @@ from flask import Blueprint, g, jsonify, request
 
 from engine.services import cases, messages, processes, tasks, work_items
 from engine.services.users import actor_for_token
+from web.api.json_body import json_object
 from web.api.openapi import openapi_document
+from web.api.params import paging
 from web.api.serialize import to_json
 from web.context import engine
 from web.errors import json_error
@@ -31,12 +33,7 @@ def _authenticate():  # type: ignore[no-untyped-def]
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        from engine.errors import InvalidInput
-
-        raise InvalidInput("The request body must be a JSON object", {"": ["Must be a JSON object."]})
-    return body
+    return json_object(engine().settings.data_limits)
 
 
 def _case_json(view: cases.CaseView) -> dict[str, Any]:
@@ -71,10 +68,10 @@ def start_case():  # type: ignore[no-untyped-def]
 def list_cases():  # type: ignore[no-untyped-def]
     """Cases, filtered by status, process, customer or text."""
     args = request.args
+    limit, offset = paging(50)
     flt = cases.CaseFilter(
         status=args.get("status") or None, process_id=args.get("process") or None,
-        customer=args.get("customer") or None, text=args.get("q") or None,
-        limit=min(args.get("limit", 50, type=int), 500), offset=args.get("offset", 0, type=int),
+        customer=args.get("customer") or None, text=args.get("q") or None, limit=limit, offset=offset,
     )
     views, total = cases.list_cases(engine(), g.actor, flt)
     return jsonify({"total": total, "cases": [to_json(v) for v in views]})
@@ -97,8 +94,8 @@ def case_events(case_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
     """Open tasks of the caller's departments and tasks assigned to the caller."""
-    limit = min(request.args.get("limit", 100, type=int), 500)
-    items = work_items.inbox(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    limit, offset = paging(100)
+    items = work_items.inbox(engine(), g.actor, limit=limit, offset=offset)
     return jsonify([to_json(i) for i in items])
 
 
@@ -149,6 +146,6 @@ def send_message(name: str):  # type: ignore[no-untyped-def]
 @bp.get("/messages/unmatched")
 def unmatched_messages():  # type: ignore[no-untyped-def]
     """Messages that reached no case, newest first (administrators only)."""
-    limit = min(request.args.get("limit", 100, type=int), 500)
-    kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    limit, offset = paging(100)
+    kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=offset)
     return jsonify([to_json(m) for m in kept])
