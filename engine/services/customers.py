@@ -206,6 +206,21 @@ def list_customers(ctx: EngineContext, text: str | None = None) -> list[Customer
         return [_view(row, count) for row, count in rows]
 
 
+def may_read_customer_list(actor: Actor) -> bool:
+    """Who reads the Customer List outside the web pages (the API, and the choices of a form's
+    customer fields): staff of every department, who fill in forms naming customers;
+    administrators, who keep the list with Sales; auditors, who read case histories that name
+    customers. A process owner without a department does neither."""
+    return bool(actor.departments) or actor.is_admin or actor.is_auditor
+
+
+def customer_list(ctx: EngineContext, actor: Actor, text: str | None = None) -> list[CustomerView]:
+    """The Customer List as ``actor`` may read it; the one place that decides who reads it."""
+    if not may_read_customer_list(actor):
+        raise Forbidden("The Customer List is read by department staff, administrators and auditors")
+    return list_customers(ctx, text)
+
+
 def customer_card(ctx: EngineContext, code: str) -> CustomerCard:
     """One card with its change history and its cases."""
     with ctx.unit_of_work(readonly=True) as uow:

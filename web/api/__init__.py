@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.services import cases, messages, processes, tasks, work_items
+from engine.forms import FormDefinition
+from engine.services import cases, customers, messages, processes, tasks, work_items
 from engine.services.users import actor_for_token
 from web.api.json_body import json_object
 from web.api.openapi import openapi_document
@@ -14,6 +16,7 @@ from web.api.params import paging
 from web.api.serialize import to_json
 from web.context import engine
 from web.errors import json_error
+from web.forms import with_customer_choices
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -36,11 +39,36 @@ def _body() -> dict:
     return json_object(engine().settings.data_limits)
 
 
+def _customer_choices() -> Callable[[], list[tuple[str, str]]]:
+    """The Customer List as (code, name), read at most once per request and only when a form
+    has a customer field."""
+    read: list[list[tuple[str, str]]] = []
+
+    def choices() -> list[tuple[str, str]]:
+        if not read:
+            read.append(customers.customer_choices(engine()))
+        return read[0]
+
+    return choices
+
+
+def _form_json(form: FormDefinition | None, data: Mapping[str, Any] | None,
+               choices: Callable[[], list[tuple[str, str]]]) -> dict[str, Any] | None:
+    """A task's form as the web form offers it: each ``format: customer`` field carries the
+    Customer List as ``oneOf`` choices (for callers who may read the list), so that a client can
+    fill it from the schema alone."""
+    result = to_json(form)
+    if form is not None and customers.may_read_customer_list(g.actor):
+        result["schema"] = with_customer_choices(form.schema, choices, data)
+    return result
+
+
 def _case_json(view: cases.CaseView) -> dict[str, Any]:
     forms = tasks.open_task_forms(engine(), view)
+    choices = _customer_choices()
     result = to_json(view)
     for task in result["open_tasks"]:
-        task["form"] = to_json(forms.get(task["id"]))
+        task["form"] = _form_json(forms.get(task["id"]), None, choices)
     return result
 
 
@@ -103,7 +131,8 @@ def inbox():  # type: ignore[no-untyped-def]
 def get_task(task_id: str):  # type: ignore[no-untyped-def]
     """An open task with its form and the data it is prefilled with."""
     page = tasks.get_task(engine(), g.actor, task_id)
-    return jsonify({"task": to_json(page.task), "form": to_json(page.form), "prefill": page.prefill,
+    form = _form_json(page.form, page.prefill, _customer_choices())
+    return jsonify({"task": to_json(page.task), "form": form, "prefill": page.prefill,
                     "may_complete": page.may_complete, "case_id": page.case.id})
 
 
@@ -149,3 +178,10 @@ def unmatched_messages():  # type: ignore[no-untyped-def]
     limit, offset = paging(100)
     kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=offset)
     return jsonify([to_json(m) for m in kept])
+
+
+@bp.get("/customers")
+def list_customers():  # type: ignore[no-untyped-def]
+    """The Customer List (department staff, administrators and auditors), filtered by ``q``."""
+    found = customers.customer_list(engine(), g.actor, request.args.get("q") or None)
+    return jsonify([to_json(c) for c in found])

@@ -65,6 +65,11 @@ SCHEMAS: dict[str, Any] = {
     "JsonObject": {"type": "object", "propertyNames": TEXT, "additionalProperties": _ref("JsonValue")},
     "JsonValue": {"anyOf": [{"type": ["null", "boolean", "number"]}, TEXT, _ref("JsonObject"),
                             {"type": "array", "items": _ref("JsonValue")}]},
+    "Customer": {"type": "object", "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "address": {"type": "string"},
+        "priority": {"type": "boolean"}, "contacts": {"type": "array"}, "products": {"type": "array"},
+        "agreements": {"type": "array"}, "notes": {"type": "string"}, "updated_at": {"type": "string"},
+        "version": {"type": "integer"}, "open_cases": {"type": "integer"}}},
     "Process": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
         "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]},
@@ -166,6 +171,9 @@ def openapi_document() -> dict:
             "/messages/unmatched": {"get": _op("Messages that matched nothing (administrators)", {
                 "200": _json({"type": "array", "items": _ref("UnmatchedMessage")}, "Kept messages")},
                 params=PAGING, errors=("401", "403", "422"))},
+            "/customers": {"get": _op("The Customer List (department staff, administrators, auditors)", {
+                "200": _json({"type": "array", "items": _ref("Customer")}, "Customers")},
+                params=[_query("q")], errors=("401", "403", "422"))},
             "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
                                                       params=[TASK_ID],
                                                       body={"type": "object", "properties": {"data": DATA}},
