@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from engine import schedules
-from engine.catalog import ParsedProcess, ProcessBundle, bundles_from_directory, parse_bundle
+from engine.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
 from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.data_limits import text_problem
@@ -106,9 +106,25 @@ def _sync_schedule(uow, process_id: str, timer: schedules.TimerStart | None) -> 
     schedule.updated_at = now
 
 
-def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) -> list[tuple[ProcessSummary, bool]]:
-    """Publish every executable process found in a workflows directory (setup does this)."""
-    return [publish_bundle(ctx, b) for b in bundles_from_directory(workflows_dir, forms_dir)]
+@dataclass
+class DirectoryPublication:
+    """What publishing a directory did: each process published (True) or already there (False),
+    and each file that failed with the reason, so one bad file does not hold back the others."""
+
+    published: list[tuple[ProcessSummary, bool]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) -> DirectoryPublication:
+    """Publish every usable executable process found in a workflows directory (setup does this)."""
+    scan = scan_directory(workflows_dir, forms_dir)
+    result = DirectoryPublication(failures=list(scan.failures))
+    for key, bundle in scan.bundles:
+        try:
+            result.published.append(publish_bundle(ctx, bundle))
+        except InvalidDefinition as exc:
+            result.failures.append((key, exc.message))
+    return result
 
 
 def latest_versions_query():  # type: ignore[no-untyped-def]
