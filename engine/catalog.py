@@ -30,6 +30,7 @@ from engine.held_events import messages_held, races, timers_held
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
+UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")  # byte-order marks, or "<" in UTF-16
 
 
 @dataclass(frozen=True)
@@ -259,14 +260,41 @@ class ProcessCatalog:
         return parsed
 
 
-def _index_directory(workflows_dir: Path) -> tuple[dict, dict, dict]:
+def read_definition_text(path: Path, key: str) -> str:
+    """A definition file's text. Files are stored and hashed as UTF-8, so any other encoding is
+    refused with a message naming the file (UTF-16, as some editors save XML, is named as such)."""
+    raw = path.read_bytes()
+    if raw[:2] in UTF16_STARTS:
+        raise InvalidDefinition(f"{key}: the file is UTF-16; save it as UTF-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidDefinition(f"{key}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+
+
+@dataclass
+class DirectoryScan:
+    """What a workflows directory holds: a bundle per executable process, keyed by the file that
+    defines it, and every file that could not be used with the reason. One bad file costs only
+    the processes that need it, so setup can publish the rest and name every bad file."""
+
+    bundles: list[tuple[str, ProcessBundle]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _index_directory(workflows_dir: Path, scan: DirectoryScan) -> tuple[dict, dict, dict]:
     texts: dict[str, str] = {}
     process_files: dict[str, str] = {}
     decision_files: dict[str, str] = {}
     for path in sorted(workflows_dir.glob("*.bpmn")) + sorted(workflows_dir.glob("*.dmn")):
         key = WORKFLOW_PREFIX + path.name
-        texts[key] = path.read_text(encoding="utf-8")
-        root = bpmn_xml.parse_xml(texts[key], key)
+        try:
+            text = read_definition_text(path, key)
+            root = bpmn_xml.parse_xml(text, key)
+        except InvalidDefinition as exc:
+            scan.failures.append((key, exc.message))
+            continue
+        texts[key] = text
         if bpmn_xml.is_dmn(root):
             decision_files.update({d: key for d in bpmn_xml.decision_ids(root)})
         else:
@@ -295,24 +323,44 @@ def _closure(start: str, texts: dict, process_files: dict, decision_files: dict)
     return needed, forms
 
 
-def bundles_from_directory(workflows_dir: Path, forms_dir: Path) -> list[ProcessBundle]:
-    """One bundle per executable process in a directory of BPMN/DMN files and a forms directory."""
-    texts, process_files, decision_files = _index_directory(workflows_dir)
-    bundles = []
+def _bundle(key: str, process_id: str, name: str, texts: dict, process_files: dict, decision_files: dict,
+            forms_dir: Path) -> ProcessBundle:
+    needed, forms = _closure(key, texts, process_files, decision_files)
+    files = {k: texts[k] for k in needed}
+    for form in forms:
+        form_path = forms_dir / form
+        if not form_path.exists():
+            raise InvalidDefinition(f"{key}: names form {form!r}, which is not in forms/")
+        files[FORM_PREFIX + form] = read_definition_text(form_path, FORM_PREFIX + form)
+        ui_path = forms_dir / (form.removesuffix(".schema.json") + ".uischema.json")
+        if ui_path.exists():
+            files[FORM_PREFIX + ui_path.name] = read_definition_text(ui_path, FORM_PREFIX + ui_path.name)
+    return ProcessBundle(process_id=process_id, name=name, files=files)
+
+
+def scan_directory(workflows_dir: Path, forms_dir: Path) -> DirectoryScan:
+    """Every executable process of a directory of BPMN/DMN files and a forms directory, and every
+    file that failed (unreadable, malformed, or naming what does not exist), in file order."""
+    scan = DirectoryScan()
+    texts, process_files, decision_files = _index_directory(workflows_dir, scan)
     for key in sorted(k for k in texts if k.endswith(".bpmn")):
         root = bpmn_xml.parse_xml(texts[key], key)
         for process_id, name, executable in bpmn_xml.process_ids(root):
             if not executable:
                 continue
-            needed, forms = _closure(key, texts, process_files, decision_files)
-            files = {k: texts[k] for k in needed}
-            for form in forms:
-                form_path = forms_dir / form
-                if not form_path.exists():
-                    raise InvalidDefinition(f"{key}: names form {form!r}, which is not in forms/")
-                files[FORM_PREFIX + form] = form_path.read_text(encoding="utf-8")
-                ui_path = forms_dir / (form.removesuffix(".schema.json") + ".uischema.json")
-                if ui_path.exists():
-                    files[FORM_PREFIX + ui_path.name] = ui_path.read_text(encoding="utf-8")
-            bundles.append(ProcessBundle(process_id=process_id, name=name, files=files))
-    return bundles
+            try:
+                bundle = _bundle(key, process_id, name, texts, process_files, decision_files, forms_dir)
+            except InvalidDefinition as exc:
+                scan.failures.append((key, exc.message))
+                continue
+            scan.bundles.append((key, bundle))
+    return scan
+
+
+def bundles_from_directory(workflows_dir: Path, forms_dir: Path) -> list[ProcessBundle]:
+    """One bundle per executable process in a directory whose every file is usable; the first
+    failure is raised (``scan_directory`` reports them all)."""
+    scan = scan_directory(workflows_dir, forms_dir)
+    if scan.failures:
+        raise InvalidDefinition(scan.failures[0][1])
+    return [bundle for _, bundle in scan.bundles]

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.data_limits import DataLimits
 from engine.errors import ServiceFlowError
 
 
@@ -22,6 +23,13 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, not {value}")
+    return value
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -130,6 +138,8 @@ class Settings:
     sandbox_processes: int = 8
     mail: MailSettings = field(default_factory=MailSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    max_body_bytes: int = 1024 * 1024  # a request body beyond it is refused with 413
+    data_limits: DataLimits = field(default_factory=DataLimits)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -149,5 +159,8 @@ class Settings:
             sandbox_processes=_int("SERVICEFLOW_SANDBOX_PROCESSES", 8),
             mail=MailSettings.from_env(),
             auth=AuthSettings.from_env(),
+            max_body_bytes=_positive("SERVICEFLOW_MAX_BODY_BYTES", 1024 * 1024),
+            data_limits=DataLimits(max_depth=_positive("SERVICEFLOW_MAX_DATA_DEPTH", DataLimits.max_depth),
+                                   max_bytes=_positive("SERVICEFLOW_MAX_DATA_BYTES", DataLimits.max_bytes)),
         )
 

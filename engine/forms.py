@@ -21,13 +21,15 @@ from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from engine.errors import InvalidDefinition
+from engine.errors import InvalidDefinition, InvalidInput
 
 __all__ = ["FormDefinition", "validate_submission", "coerce_form_post", "field_labels"]
 
 REQUIRED = "This field is required."
 _TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 _NAME_PART = re.compile(r"\[([^\]]*)\]")
+_ROW_INDEX = re.compile(r"[0-9]{1,9}")  # a row number a browser posts (not "²", not 5,000 digits)
+MAX_NAME_DEPTH = 32  # brackets in a posted field name, as data may nest (engine.data_limits)
 
 
 @dataclass(frozen=True)
@@ -254,12 +256,17 @@ class _Raw:
 
 
 def _tree(items: Iterable[tuple[str, str]]) -> _Raw:
-    """``actions[0][owner]=qc`` becomes root.children["actions"].children["0"].children["owner"]."""
+    """``actions[0][owner]=qc`` becomes root.children["actions"].children["0"].children["owner"].
+    A name nested deeper than any form goes is refused: the tree is walked recursively."""
     root = _Raw()
     for name, value in items:
         head, _, rest = name.partition("[")
+        parts = _NAME_PART.findall("[" + rest) if rest else []
+        if len(parts) > MAX_NAME_DEPTH:
+            message = f"Nested more than {MAX_NAME_DEPTH} levels deep."
+            raise InvalidInput(f"Form field {head!r}: {message}", {head: [message]})
         node = root.children.setdefault(head, _Raw())
-        for part in _NAME_PART.findall("[" + rest) if rest else []:
+        for part in parts:
             node = node.children.setdefault(part, _Raw())
         node.values.append(value)
     return root
@@ -313,7 +320,8 @@ def _coerce_array(
     items: Mapping[str, Any], raw: _Raw, root: Mapping[str, Any], ui: Mapping[str, Any]
 ) -> list[Any]:
     """Rows come from ``name[i]...`` (sorted by index, gaps closed); scalars also from repeats."""
-    rows = sorted(((int(k), node) for k, node in raw.children.items() if k.isdigit()), key=lambda r: r[0])
+    rows = sorted(((int(k), node) for k, node in raw.children.items() if _ROW_INDEX.fullmatch(k)),
+                  key=lambda r: r[0])
     if _kind(items) in ("object", "array"):
         return [_coerce_value(items, node, root, ui) for _, node in rows if not node.blank()]
     unindexed = raw.children[""].values if "" in raw.children else []  # from ``tags[]=a&tags[]=b``

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.context import EngineContext, build_context
 from engine.services.users import LOCALES
-from web import errors, formatting, i18n, security_headers
+from web import errors, formatting, i18n, request_limits, security_headers
 from web.auth import login_manager
 from web.session_cookie import SecureOverHttpsSessionInterface
 
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
         SESSION_COOKIE_SECURE=ctx.settings.production,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        MAX_CONTENT_LENGTH=ctx.settings.max_body_bytes,  # larger bodies are refused with 413
     )
     app.config.update(test_config or {})
     app.extensions["serviceflow"] = ctx
@@ -53,6 +54,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
     formatting.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    request_limits.init_app(app)
     _register_blueprints(app)
     return app
 

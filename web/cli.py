@@ -24,7 +24,10 @@ def _setup(args: argparse.Namespace) -> int:
         print(f"added demo users: {', '.join(report.users_added)} (password: demo)")
     if report.customers_added:
         print(f"added demo customers: {', '.join(report.customers_added)}")
-    return 0
+    for path, message in report.failed:
+        reason = " ".join(message.removeprefix(f"{path}: ").split())  # one line per file
+        print(f"serviceflow: not published: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 SANDBOX_WARM = 2

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
 
 from engine import errors
 
@@ -34,10 +35,28 @@ def _handle(exc: errors.ServiceFlowError):  # type: ignore[no-untyped-def]
     return render_template("error.html", message=exc.message, status=status), status
 
 
+def _is_api() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
 def _http_error(exc):  # type: ignore[no-untyped-def]
-    if request.blueprint == "api" or request.path.startswith("/api/"):
-        return json_error(exc.description or exc.name, exc.code)
-    return render_template("error.html", message=exc.description, status=exc.code), exc.code
+    """Werkzeug's errors (404, 405, 413, …) in this app's shape, keeping the headers they carry
+    (a 405's ``Allow``, which clients and RFC 9110 rely on) but not their HTML content type."""
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    if _is_api():
+        body, status = json_error(exc.description or exc.name, exc.code)
+        return body, status, headers
+    return render_template("error.html", message=exc.description, status=exc.code), exc.code, headers
+
+
+def _too_large(exc):  # type: ignore[no-untyped-def]
+    """413 naming the limit, so the sender knows how much is accepted."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if _is_api():
+        return json_error(f"The request body is larger than the {limit} bytes accepted", 413,
+                          {"max_bytes": limit})
+    message = _("The request is larger than the %(limit)s bytes this server accepts.", limit=limit)
+    return render_template("error.html", message=message, status=413), 413
 
 
 def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
@@ -51,14 +70,15 @@ def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         (current_user.actor.username if getattr(current_user, "is_authenticated", False) else "")
     incident = record_incident(engine(), f"{request.method} {request.path}", who, exc)
     message = f"Internal error: something went wrong on our side (incident {incident})"
-    if request.blueprint == "api" or request.path.startswith("/api/"):
+    if _is_api():
         return json_error(message, 500, {"incident": incident})
     return render_template("error.html", message=message, status=500), 500
 
 
 def init_app(app: Flask) -> None:
-    from werkzeug.exceptions import HTTPException
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
     app.register_error_handler(errors.ServiceFlowError, _handle)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine.catalog import ParsedProcess
 from engine.context import EngineContext
+from engine.data_limits import check_data
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
 from engine.runtime import CaseRuntime
@@ -77,6 +78,7 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
         raise Forbidden("Auditors read case histories; they do not start cases")
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("Case data must be an object", {"data": ["Must be an object."]})
+    check_data(data or {}, ctx.settings.data_limits, "data", "The case data")
     data = audit.jsonable(data or {})
     with ctx.unit_of_work() as uow:
         version = latest_published(uow.session, process_id)

@@ -218,6 +218,21 @@ def list_customers(ctx: EngineContext, actor: Actor, text: str | None = None) ->
         return [_for_reader(_view(row, count), actor) for row, count in rows]
 
 
+def may_read_customer_list(actor: Actor) -> bool:
+    """Who reads the Customer List outside the web pages (the API, and the choices of a form's
+    customer fields): staff of every department, who fill in forms naming customers;
+    administrators, who keep the list with Sales; auditors, who read case histories that name
+    customers. A process owner without a department does neither."""
+    return bool(actor.departments) or actor.is_admin or actor.is_auditor
+
+
+def customer_list(ctx: EngineContext, actor: Actor, text: str | None = None) -> list[CustomerView]:
+    """The Customer List as ``actor`` may read it; the one place that decides who reads it."""
+    if not may_read_customer_list(actor):
+        raise Forbidden("The Customer List is read by department staff, administrators and auditors")
+    return list_customers(ctx, actor, text)
+
+
 def customer_card(ctx: EngineContext, actor: Actor, code: str) -> CustomerCard:
     """One card with the cases ``actor`` may read; its personal data and change history (which
     holds earlier contacts) only for those who may read personal data."""

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from engine import audit, senders
 from engine.catalog import MessageCatchInfo, ParsedProcess
 from engine.context import EngineContext
+from engine.data_limits import DataLimits, check_data, text_problem
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, MessageStart, ProcessVersion, UnmatchedMessage
 from engine.persistence.uow import UnitOfWork
@@ -77,18 +78,23 @@ class UnmatchedView:
     actor: str
 
 
-def _checked(actor: Actor, name: str, payload: Any, correlation: Any) -> tuple[str, dict, dict]:
+def _checked(actor: Actor, name: str, payload: Any, correlation: Any,
+             limits: DataLimits) -> tuple[str, dict, dict]:
     if actor.is_auditor and not actor.departments:
         raise Forbidden("Auditors read case histories; they do not send messages")
     errors = {}
     if not name or len(name) > MAX_NAME:
         errors["name"] = [f"Must be 1 to {MAX_NAME} characters."]
+    elif (problem := text_problem(name)) is not None:
+        errors["name"] = [problem]
     if payload is not None and not isinstance(payload, dict):
         errors["payload"] = ["Must be an object."]
     if correlation is not None and not isinstance(correlation, dict):
         errors["correlation"] = ["Must be an object."]
     if errors:
         raise InvalidInput("The message is invalid", errors)
+    check_data(payload or {}, limits, "payload", "The message payload")
+    check_data(correlation or {}, limits, "correlation", "The message correlation")
     return name, audit.jsonable(payload or {}), audit.jsonable(correlation or {})
 
 
@@ -258,7 +264,7 @@ def deliver_message(ctx: EngineContext, actor: Actor, name: str, payload: Any = 
     """Deliver message ``name`` to the case waiting for it whose correlation values include all
     the given ones; else start a case of a process beginning with it; else keep it and raise
     ``MessageNotMatched`` (404) naming the kept message's id."""
-    name, payload, correlation = _checked(actor, name, payload, correlation)
+    name, payload, correlation = _checked(actor, name, payload, correlation, ctx.settings.data_limits)
     delivered = _deliver_to_waiting(ctx, actor, name, payload, correlation)
     if delivered is None:
         delivered = _start_case(ctx, actor, name, payload, correlation)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 
 from engine import schedules, senders
-from engine.catalog import ParsedProcess, ProcessBundle, bundles_from_directory, parse_bundle
+from engine.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
 from engine.clock import utcnow
 from engine.context import EngineContext
+from engine.data_limits import text_problem
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import Department, ProcessFile, ProcessVersion, Schedule
 from engine.sandbox.environment import SCRIPT_FAILURES
@@ -117,9 +118,25 @@ def _sync_schedule(uow, process_id: str, timer: schedules.TimerStart | None) -> 
     schedule.updated_at = now
 
 
-def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) -> list[tuple[ProcessSummary, bool]]:
-    """Publish every executable process found in a workflows directory (setup does this)."""
-    return [publish_bundle(ctx, b) for b in bundles_from_directory(workflows_dir, forms_dir)]
+@dataclass
+class DirectoryPublication:
+    """What publishing a directory did: each process published (True) or already there (False),
+    and each file that failed with the reason, so one bad file does not hold back the others."""
+
+    published: list[tuple[ProcessSummary, bool]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def publish_directory(ctx: EngineContext, workflows_dir: Path, forms_dir: Path) -> DirectoryPublication:
+    """Publish every usable executable process found in a workflows directory (setup does this)."""
+    scan = scan_directory(workflows_dir, forms_dir)
+    result = DirectoryPublication(failures=list(scan.failures))
+    for key, bundle in scan.bundles:
+        try:
+            result.published.append(publish_bundle(ctx, bundle))
+        except InvalidDefinition as exc:
+            result.failures.append((key, exc.message))
+    return result
 
 
 def latest_versions_query():  # type: ignore[no-untyped-def]
@@ -143,7 +160,9 @@ def list_published(ctx: EngineContext) -> list[ProcessSummary]:
 
 
 def latest_published(session, process_id: str) -> ProcessVersion:  # type: ignore[no-untyped-def]
-    """The version new cases of ``process_id`` start on."""
+    """The version new cases of ``process_id`` start on (none for an id no row can hold)."""
+    if text_problem(process_id) is not None:
+        raise NotFound(f"No published process {process_id!r}")
     row = session.scalar(latest_versions_query().where(ProcessVersion.process_id == process_id))
     if row is None:
         raise NotFound(f"No published process {process_id!r}")

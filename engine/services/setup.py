@@ -17,14 +17,18 @@ class SetupReport:
     unchanged: list[ProcessSummary] = field(default_factory=list)
     users_added: list[str] = field(default_factory=list)
     customers_added: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not published)
 
 
 def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
-    """Idempotent: a second run migrates nothing, publishes nothing new and adds no users."""
+    """Idempotent: a second run migrates nothing, publishes nothing new and adds no users. A bad
+    definition file is reported in ``failed`` and the good ones are published all the same."""
     schema.upgrade(ctx.database)
     report = SetupReport(departments_added=ensure_departments(ctx))
-    for summary, created in publish_directory(ctx, ctx.settings.workflows_dir, ctx.settings.forms_dir):
+    publication = publish_directory(ctx, ctx.settings.workflows_dir, ctx.settings.forms_dir)
+    for summary, created in publication.published:
         (report.published if created else report.unchanged).append(summary)
+    report.failed = publication.failures
     if demo:
         report.users_added = seed_demo_users(ctx)
         report.customers_added = seed_demo_customers(ctx)

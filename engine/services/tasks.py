@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.context import EngineContext
+from engine.data_limits import check_data
 from engine.errors import Conflict
 from engine.forms import FormDefinition
 from engine.persistence.models import Case
@@ -78,6 +79,7 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
     case's lock version and the loser gets Conflict; an engine failure after the task is done
     keeps the submitted data and puts the case in error for its users and admins to see.
     """
+    check_data(data, ctx.settings.data_limits, "", "The form")
     with ctx.unit_of_work() as uow:
         item = find_open_item(uow, task_id)
         check_may_work_on(actor, item)

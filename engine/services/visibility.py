@@ -91,10 +91,13 @@ def may_read_case(session: Session, actor: Actor, case_id: int) -> bool:
     return found is not None
 
 
+MAX_ID = 2**63 - 1  # the largest id a BIGINT (and SQLite's INTEGER) holds; the database refuses larger
+
+
 def readable_case(session: Session, actor: Actor, case_id: int) -> Case:
     """The case, or NotFound when it does not exist or ``actor`` may not read it: the same answer
     for both, so that a case one may not read cannot be told from one that does not exist."""
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
     if case is None or not may_read_case(session, actor, case_id):
         raise NotFound(f"No case {case_id}")
     return case

@@ -10,6 +10,7 @@ from sqlalchemy.orm import defer
 
 from engine import audit
 from engine.context import EngineContext
+from engine.data_limits import text_problem
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, User, UserDepartment, WorkItem
 from engine.persistence.uow import UnitOfWork
@@ -124,7 +125,10 @@ def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -
 
 
 def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:
-    """The open task, or 409 when it existed and is done, or 404 when it never existed."""
+    """The open task, or 409 when it existed and is done, or 404 when it never existed (as for an
+    id no row can hold, which the database would refuse with an error instead)."""
+    if text_problem(task_id) is not None:
+        raise NotFound(f"No task {task_id!r}")
     item = uow.session.get(WorkItem, task_id)
     if item is not None:
         return item
@@ -204,7 +208,8 @@ def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> Wor
         item = find_open_item(uow, task_id)
         if not permissions(actor, work_item_view(item)).may_assign:
             check_may_work_on(actor, item)
-        target = uow.session.scalar(select(User).where(User.username == username, User.is_active.is_(True)))
+        target = None if text_problem(username) else uow.session.scalar(
+            select(User).where(User.username == username, User.is_active.is_(True)))
         if target is None:
             raise InvalidInput(f"No user named {username!r}", {"assignee": ["Unknown user."]})
         member = uow.session.get(UserDepartment, (target.id, item.department_id)) if item.department_id else None

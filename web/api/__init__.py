@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.services import cases, messages, processes, tasks, work_items
+from engine.forms import FormDefinition
+from engine.services import cases, customers, messages, processes, tasks, work_items
 from engine.services.api_tokens import actor_for_token
+from web.api.json_body import json_object
 from web.api.openapi import openapi_document
+from web.api.params import paging
 from web.api.serialize import to_json
 from web.context import engine
 from web.errors import json_error
+from web.forms import with_customer_choices
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -31,19 +36,39 @@ def _authenticate():  # type: ignore[no-untyped-def]
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        from engine.errors import InvalidInput
+    return json_object(engine().settings.data_limits)
 
-        raise InvalidInput("The request body must be a JSON object", {"": ["Must be a JSON object."]})
-    return body
+
+def _customer_choices() -> Callable[[], list[tuple[str, str]]]:
+    """The Customer List as (code, name), read at most once per request and only when a form
+    has a customer field."""
+    read: list[list[tuple[str, str]]] = []
+
+    def choices() -> list[tuple[str, str]]:
+        if not read:
+            read.append(customers.customer_choices(engine()))
+        return read[0]
+
+    return choices
+
+
+def _form_json(form: FormDefinition | None, data: Mapping[str, Any] | None,
+               choices: Callable[[], list[tuple[str, str]]]) -> dict[str, Any] | None:
+    """A task's form as the web form offers it: each ``format: customer`` field carries the
+    Customer List as ``oneOf`` choices (for callers who may read the list), so that a client can
+    fill it from the schema alone."""
+    result = to_json(form)
+    if form is not None and customers.may_read_customer_list(g.actor):
+        result["schema"] = with_customer_choices(form.schema, choices, data)
+    return result
 
 
 def _case_json(view: cases.CaseView) -> dict[str, Any]:
     forms = tasks.open_task_forms(engine(), view)
+    choices = _customer_choices()
     result = to_json(view)
     for task in result["open_tasks"]:
-        task["form"] = to_json(forms.get(task["id"]))
+        task["form"] = _form_json(forms.get(task["id"]), None, choices)
     return result
 
 
@@ -71,10 +96,10 @@ def start_case():  # type: ignore[no-untyped-def]
 def list_cases():  # type: ignore[no-untyped-def]
     """Cases, filtered by status, process, customer or text."""
     args = request.args
+    limit, offset = paging(50)
     flt = cases.CaseFilter(
         status=args.get("status") or None, process_id=args.get("process") or None,
-        customer=args.get("customer") or None, text=args.get("q") or None,
-        limit=min(args.get("limit", 50, type=int), 500), offset=args.get("offset", 0, type=int),
+        customer=args.get("customer") or None, text=args.get("q") or None, limit=limit, offset=offset,
     )
     views, total = cases.list_cases(engine(), g.actor, flt)
     return jsonify({"total": total, "cases": [to_json(v) for v in views]})
@@ -97,8 +122,8 @@ def case_events(case_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/inbox")
 def inbox():  # type: ignore[no-untyped-def]
     """Open tasks of the caller's departments and tasks assigned to the caller."""
-    limit = min(request.args.get("limit", 100, type=int), 500)
-    items = work_items.inbox(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    limit, offset = paging(100)
+    items = work_items.inbox(engine(), g.actor, limit=limit, offset=offset)
     return jsonify([to_json(i) for i in items])
 
 
@@ -106,7 +131,8 @@ def inbox():  # type: ignore[no-untyped-def]
 def get_task(task_id: str):  # type: ignore[no-untyped-def]
     """An open task with its form and the data it is prefilled with."""
     page = tasks.get_task(engine(), g.actor, task_id)
-    return jsonify({"task": to_json(page.task), "form": to_json(page.form), "prefill": page.prefill,
+    form = _form_json(page.form, page.prefill, _customer_choices())
+    return jsonify({"task": to_json(page.task), "form": form, "prefill": page.prefill,
                     "may_complete": page.may_complete, "case_id": page.case.id})
 
 
@@ -149,6 +175,13 @@ def send_message(name: str):  # type: ignore[no-untyped-def]
 @bp.get("/messages/unmatched")
 def unmatched_messages():  # type: ignore[no-untyped-def]
     """Messages that reached no case, newest first (administrators only)."""
-    limit = min(request.args.get("limit", 100, type=int), 500)
-    kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=request.args.get("offset", 0, type=int))
+    limit, offset = paging(100)
+    kept = messages.list_unmatched(engine(), g.actor, limit=limit, offset=offset)
     return jsonify([to_json(m) for m in kept])
+
+
+@bp.get("/customers")
+def list_customers():  # type: ignore[no-untyped-def]
+    """The Customer List (department staff, administrators and auditors), filtered by ``q``."""
+    found = customers.customer_list(engine(), g.actor, request.args.get("q") or None)
+    return jsonify([to_json(c) for c in found])

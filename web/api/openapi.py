@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.data_limits import DataLimits
+from engine.services.messages import MAX_NAME
+from web.api.params import MAX_LIMIT, MAX_OFFSET
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -18,13 +22,18 @@ ERRORS = {
     "403": _json(_ref("Error"), "Not allowed for the caller"),
     "404": _json(_ref("Error"), "No such resource"),
     "409": _json(_ref("Error"), "The task is no longer open or the case changed underneath"),
-    "422": _json(_ref("Error"), "Invalid input; details maps field paths to messages"),
+    "422": _json(_ref("Error"), "Invalid input; details maps field paths (or parameter names) to messages"),
+    "400": _json(_ref("Error"), "The body is not valid JSON"),
+    "413": _json(_ref("Error"), "The body is larger than the server accepts (details.max_bytes)"),
 }
+BODY_ERRORS = ("400", "413", "422")
 
 
 def _op(summary: str, ok: dict, body: dict | None = None, params: list | None = None,
         errors: tuple[str, ...] = ("401",)) -> dict:
-    op: dict[str, Any] = {"summary": summary, "responses": {**ok, **{c: ERRORS[c] for c in errors}}}
+    """An operation; one with a body also answers 400, 413 and 422 (``json_body``)."""
+    codes = (*errors, *BODY_ERRORS) if body is not None else errors
+    op: dict[str, Any] = {"summary": summary, "responses": {**ok, **{c: ERRORS[c] for c in codes if c not in ok}}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if params:
@@ -32,21 +41,35 @@ def _op(summary: str, ok: dict, body: dict | None = None, params: list | None = 
     return op
 
 
-def _path_param(name: str, type_: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
+def _path_param(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _query(name: str, type_: str = "string") -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": type_}}
+def _query(name: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema or TEXT}
 
 
-CASE_ID = _path_param("case_id", "integer")
-TASK_ID = _path_param("task_id", "string")
+# Text that reaches the database: PostgreSQL stores no NUL character (422 names the field).
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+CASE_ID = _path_param("case_id", {"type": "integer", "minimum": 1})
+TASK_ID = _path_param("task_id", {"type": "string"})
+PAGING = [_query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}),
+          _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET})]
 OBJ = {"type": "object"}
+DATA = {**_ref("JsonObject"), "description": f"any JSON object nested at most {DataLimits.max_depth} levels "
+        f"deep (by default), at most {DataLimits.max_bytes} bytes, with no NUL character in its text"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"],
               "properties": {"error": {"type": "string"}, "details": {}}},
+    "JsonObject": {"type": "object", "propertyNames": TEXT, "additionalProperties": _ref("JsonValue")},
+    "JsonValue": {"anyOf": [{"type": ["null", "boolean", "number"]}, TEXT, _ref("JsonObject"),
+                            {"type": "array", "items": _ref("JsonValue")}]},
+    "Customer": {"type": "object", "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "address": {"type": "string"},
+        "priority": {"type": "boolean"}, "contacts": {"type": "array"}, "products": {"type": "array"},
+        "agreements": {"type": "array"}, "notes": {"type": "string"}, "updated_at": {"type": "string"},
+        "version": {"type": "integer"}, "open_cases": {"type": "integer"}}},
     "Process": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
         "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]},
@@ -103,11 +126,11 @@ def openapi_document() -> dict:
             "/cases": {
                 "get": _op("List cases", {"200": _json({"type": "object", "properties": {
                     "total": {"type": "integer"}, "cases": {"type": "array", "items": _ref("Case")}}}, "Cases")},
-                    params=[_query("status"), _query("process"), _query("customer"), _query("q"),
-                            _query("limit", "integer"), _query("offset", "integer")]),
+                    params=[_query("status"), _query("process"), _query("customer"), _query("q"), *PAGING],
+                    errors=("401", "422")),
                 "post": _op("Start a case", {"201": _json(_ref("Case"), "The new case")},
                             body={"type": "object", "required": ["process"], "properties": {
-                                "process": {"type": "string"}, "data": OBJ}},
+                                "process": TEXT, "data": DATA}},
                             errors=("401", "403", "404", "422")),
             },
             "/cases/{case_id}": {"get": _op("One case", {"200": _json(_ref("Case"), "The case")},
@@ -119,7 +142,7 @@ def openapi_document() -> dict:
                     "first_broken_seq": {"type": ["integer", "null"]}}}, "Events")},
                 params=[CASE_ID], errors=("401", "404"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
-                                  params=[_query("limit", "integer"), _query("offset", "integer")])},
+                                  params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {
                 "task": _ref("Task"), "form": _ref("Form"), "prefill": OBJ, "may_complete": {"type": "boolean"},
                 "case_id": {"type": "integer"}}}, "Task and form")},
@@ -130,7 +153,7 @@ def openapi_document() -> dict:
                                                      errors=("401", "403", "404", "409"))},
             "/tasks/{task_id}/assign": {"post": _op("Assign to a colleague", task_ok, params=[TASK_ID],
                                                     body={"type": "object", "required": ["username"],
-                                                          "properties": {"username": {"type": "string"}}},
+                                                          "properties": {"username": TEXT}},
                                                     errors=("401", "403", "404", "409", "422"))},
             "/messages/{name}": {"post": _op(
                 "Deliver a message to the case waiting for it, or start a case with it",
@@ -140,19 +163,22 @@ def openapi_document() -> dict:
                  "403": _json(_ref("Error"), "The event receiving it does not name the caller among its "
                                              "allowedSenders (details.allowed_senders); nothing was stored"),
                  "404": _json(_ref("Error"), "Nothing matched; the message was kept (details.unmatched_id)")},
-                params=[_path_param("name", "string")],
+                params=[_path_param("name", {**TEXT, "minLength": 1, "maxLength": MAX_NAME})],
                 body={"type": "object", "properties": {
-                    "payload": OBJ,
-                    "correlation": {"type": "object", "description": "correlation property id -> value; for a "
+                    "payload": DATA,
+                    "correlation": {**DATA, "description": "correlation property id -> value; for a "
                                     "start message, the sender's record keys: sent again, it starts no second "
                                     "case (409 when the payload differs)"}}},
                 errors=("401", "409", "422"))},
             "/messages/unmatched": {"get": _op("Messages that matched nothing (administrators)", {
                 "200": _json({"type": "array", "items": _ref("UnmatchedMessage")}, "Kept messages")},
-                params=[_query("limit", "integer"), _query("offset", "integer")], errors=("401", "403"))},
+                params=PAGING, errors=("401", "403", "422"))},
+            "/customers": {"get": _op("The Customer List (department staff, administrators, auditors)", {
+                "200": _json({"type": "array", "items": _ref("Customer")}, "Customers")},
+                params=[_query("q")], errors=("401", "403", "422"))},
             "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
                                                       params=[TASK_ID],
-                                                      body={"type": "object", "properties": {"data": OBJ}},
+                                                      body={"type": "object", "properties": {"data": DATA}},
                                                       errors=("401", "403", "404", "409", "422"))},
         },
     }

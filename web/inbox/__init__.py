@@ -16,6 +16,7 @@ from web.context import actor, engine
 bp = Blueprint("inbox", __name__)
 
 PAGE_SIZE = 100
+MAX_OFFSET = 10**9  # beyond any inbox, and within what the database takes as an OFFSET
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def root() -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     """My open tasks, with Claim and Release buttons."""
     me = actor()
-    offset = max(0, request.args.get("offset", 0, type=int) or 0)
+    offset = max(0, min(MAX_OFFSET, request.args.get("offset", 0, type=int) or 0))
     now = utcnow()
     items = work_items.inbox(engine(), me, limit=PAGE_SIZE, offset=offset)
     rows = [
