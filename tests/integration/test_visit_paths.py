@@ -173,16 +173,24 @@ def test_a_visit_without_questions_goes_straight_to_tracking_and_is_filed(api):
 def test_the_track_follow_ups_prefill_is_valid_for_its_own_form(api):
     case = visit_recorded(api, [QC_QUESTION])
     case.step("Follow up customer question", "qc", answer("Test records sent"))
-    response = case.submit(case.case["open_tasks"][0], {**case.prefill("Track follow-ups"), "all_done": True})
+    prefill = case.prefill("Track follow-ups")
+    response = case.submit(case.case["open_tasks"][0], {**prefill, "all_done": True})
     assert response.status_code == 200, response.json
+    assert [t["title"] for t in response.json["open_tasks"]] == ["File Customer Visit Record"]
+    assert response.json["data"]["questions"] == prefill["questions"]
 
 
 @pytest.mark.clause("5.3")
 def test_the_liaison_form_revision_prefill_is_valid_for_its_own_form(api):
     case = Case(api, "customer_visit")
     decide(case, {k: v for k, v in LIAISON.items() if k != "visit_end_date"}, ("revise",))
-    response = case.submit(case.case["open_tasks"][0], case.prefill("Write Liaison Form"))
+    prefill = case.prefill("Write Liaison Form")
+    response = case.submit(case.case["open_tasks"][0], prefill)
     assert response.status_code == 200, response.json
+    assert [(t["title"], t["department"]) for t in response.json["open_tasks"]] == [
+        ("Approve Liaison Form", "management")]
+    events = case.api.get(f"/cases/{response.json['id']}/events", as_="sales1").json["events"]
+    assert [e["data"] for e in events if e["type"] == "task_completed"][-1] == prefill
 
 
 @pytest.mark.clause("5.3")

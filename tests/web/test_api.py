@@ -59,12 +59,17 @@ def test_invalid_data_is_422_with_field_errors_and_changes_nothing(api):
     assert api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"] == before
 
 
-def test_someone_outside_the_department_gets_403(api):
+def test_someone_outside_the_department_gets_403_and_changes_nothing(api):
     case = _start(api)
     task_id = case["open_tasks"][0]["id"]
+    events_before = api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"]
     response = api.post(f"/tasks/{task_id}/complete", {"data": {**FEEDBACK, "category": "complaint"}}, as_="tech1")
     assert response.status_code == 403
     assert api.post(f"/tasks/{task_id}/claim", as_="qc1").status_code == 403
+    after = api.get(f"/cases/{case['id']}", as_="sales1").json
+    assert (after["status"], after["data"]) == ("running", case["data"])
+    assert [(t["id"], t["assignee"]) for t in after["open_tasks"]] == [(task_id, None)]
+    assert api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"] == events_before
 
 
 def test_a_claimed_task_belongs_to_its_assignee_until_released(api):
