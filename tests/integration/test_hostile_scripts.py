@@ -206,3 +206,51 @@ def test_the_server_answers_other_requests_while_a_script_overruns(ctx, app, api
     assert answered_meanwhile >= 1
     assert outcome["response"]["status"] == "error"
     assert outcome["response"]["error"] == f"Compute (script): {CPU} (line 1)"
+
+
+GATEWAY_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="test">
+  <bpmn:process id="{pid}" name="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_sales" name="sales">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>before</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>route</bpmn:flowNodeRef><bpmn:flowNodeRef>after</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="before" name="Before"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:exclusiveGateway id="route" name="Route the request" default="f4">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:userTask id="after" name="After"><bpmn:incoming>f3</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>
+      <bpmn:outgoing>f5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="before" />
+    <bpmn:sequenceFlow id="f2" sourceRef="before" targetRef="route" />
+    <bpmn:sequenceFlow id="f3" sourceRef="route" targetRef="after">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="route" targetRef="after" />
+    <bpmn:sequenceFlow id="f5" sourceRef="after" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ("pow(7, 10**7000, 10**7000 + 1) &gt;= 0", CPU),
+    ("len([" + ", ".join(["*s"] * 40) + "]) &gt; 0", MEMORY),
+    ("{1, 2}", f"the expression's value holds a value of type set, {NOT_STORED}"),
+])
+def test_a_hostile_gateway_condition_puts_its_case_in_error_naming_the_gateway_and_the_bound(ctx, condition, expected):
+    from engine.catalog import ProcessBundle
+
+    process_id = f"hostile_gateway_{abs(hash(condition)) % 10**8}"
+    xml = GATEWAY_PROCESS.format(pid=process_id, condition=condition)
+    publish_bundle(ctx, ProcessBundle(process_id=process_id, name=process_id,
+                                      files={f"workflows/{process_id}.bpmn": xml}))
+    case = cases.start_case(ctx, actor(ctx, "sales1"), process_id, {"s": "x" * 900_000})
+    failed = complete(ctx, "sales1", case.id, "Before", {})
+    assert failed.status == "error"
+    assert failed.error.startswith("Route the request (route): ")
+    assert expected in failed.error
