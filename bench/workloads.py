@@ -116,9 +116,9 @@ def engine_lifecycle(cases: int) -> dict[str, Any]:
     the app stores), so the engine pays a full round trip through its state at every step.
     Reported as the median of three rounds of ``cases`` cases: on a shared machine one slow round
     should not decide the baseline."""
-    from engine.catalog import bundles_from_directory, parse_bundle
-    from engine.runtime import CaseRuntime
+    from engine.definitions.catalog import bundles_from_directory, parse_bundle
     from engine.sandbox.environment import make_script_engine
+    from engine.spiff.runtime import CaseRuntime
 
     bundle = next(b for b in bundles_from_directory(WORKFLOWS, FORMS) if b.process_id == LIFECYCLE)
     process, script_engine = parse_bundle(bundle), make_script_engine()
@@ -228,10 +228,10 @@ def sandbox_costs(calls: int, engine_cases: int) -> dict[str, Any]:
     three-line script on typical task data, through the pool (pipe, JSON both ways, the sandbox
     process's work) against the same restricted code run in this process (what the sandbox
     process does, without the isolation); and how many sandbox calls one lifecycle case makes."""
-    from engine.catalog import bundles_from_directory, parse_bundle
-    from engine.runtime import CaseRuntime
+    from engine.definitions.catalog import bundles_from_directory, parse_bundle
     from engine.sandbox import pool, runner
     from engine.sandbox.environment import RestrictedScriptEnvironment, make_script_engine
+    from engine.spiff.runtime import CaseRuntime
 
     env = RestrictedScriptEnvironment()
     for _ in range(50):  # the pool's process started, the code compiled on both sides

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.catalog import ParsedProcess, ProcessBundle, ProcessCatalog
 from engine.config import Settings
+from engine.definitions.catalog import ParsedProcess, ProcessBundle, ProcessCatalog
 from engine.persistence.db import Database
 from engine.persistence.models import Department, ProcessVersion
 from engine.persistence.uow import UnitOfWork
-from engine.runtime_cache import RuntimeCache
 from engine.sandbox.environment import make_script_engine
+from engine.spiff.runtime_cache import RuntimeCache
 from engine.ttl_cache import TtlCache
 
 TOKEN_CACHE_SECONDS = 30.0

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Integer, create_engine, text
 
-from engine.catalog import ProcessCatalog
 from engine.config import MailSettings, Settings
 from engine.context import EngineContext, build_context
+from engine.definitions.catalog import ProcessCatalog
 from engine.persistence.models import Base
 from engine.services.setup import setup
 

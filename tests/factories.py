@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine import clock
 from engine.context import EngineContext
 from engine.services import cases, tasks, work_items
 from engine.services.actors import Actor
 from engine.services.users import find_actor
+from engine.time import clock
 
 
 class MovableClock:
@@ -122,7 +122,7 @@ def script_process(process_id: str, script: str):  # type: ignore[no-untyped-def
     """A bundle: two form-less sales tasks around one script task running ``script``."""
     from xml.sax.saxutils import escape
 
-    from engine.catalog import ProcessBundle
+    from engine.definitions.catalog import ProcessBundle
 
     xml = SCRIPT_PROCESS.format(pid=process_id, script=escape(script))
     return ProcessBundle(process_id=process_id, name=process_id, files={f"workflows/{process_id}.bpmn": xml})

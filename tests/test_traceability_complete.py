@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.traceability import ClauseTrace, elements_by_clause, load_clauses, marked_tests_by_clause, trace
+from engine.definitions.traceability import ClauseTrace, elements_by_clause, load_clauses, marked_tests_by_clause, trace
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAUSES = load_clauses(ROOT / "workflows" / "clauses.json")

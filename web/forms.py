@@ -1,6 +1,6 @@
 """Web-side helpers around the engine's forms: the error summary of a failed submission, and the
 Customer List offered by a form's customer fields. Form rules (validation, coercion) stay in
-``engine.forms``; nothing here decides whether a value is acceptable."""
+``engine.definitions.forms``; nothing here decides whether a value is acceptable."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from engine.forms import FormDefinition, field_labels
+from engine.definitions.forms import FormDefinition, field_labels
 from web.i18n import form_text
 
 CUSTOMER_FORMAT = "customer"

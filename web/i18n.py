@@ -5,7 +5,7 @@ schema, not in the gettext catalog::
 
     "ui:translations": {"zh": {
         "": "<form title>",
-        "<path>": "<label>",                # dotted as engine.forms.field_labels: actions.*.owner
+        "<path>": "<label>",                # dotted as engine.definitions.forms.field_labels: actions.*.owner
         "<path>.help": "<help text>",
         "<path>=<value>": "<option title>"  # an enum / oneOf choice of that field
     }}

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from engine.clock import utcnow
+from engine.time.clock import utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -63,7 +63,7 @@ class User(Base):
     is_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(10), default="en")
     notify_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-    # another system's API identity (engine.senders): no password sign-in, no department
+    # another system's API identity (engine.definitions.senders): no password sign-in, no department
     is_service_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     integration: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.persistence.models import ApiToken, User
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
+from engine.time.clock import utcnow
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 730

@@ -11,16 +11,18 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select
 
-from engine import audit, effects, timers
-from engine.clock import utcnow
+from engine import effects
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.errors import Conflict, ServiceFlowError
 from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
 from engine.persistence.uow import UnitOfWork
-from engine.runtime import CaseRuntime, ReadyTask
 from engine.sandbox.environment import ScriptRaised
 from engine.services import customers, message_index, notifications, visibility
 from engine.services.engine_errors import describe_engine_failure
+from engine.spiff.runtime import CaseRuntime, ReadyTask
+from engine.time import timers
+from engine.time.clock import utcnow
 
 TITLE_FIELDS = ("title", "subject")
 CUSTOMER_FIELD = "customer"

@@ -10,18 +10,18 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
-from engine.catalog import ParsedProcess
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import check_data
+from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
-from engine.runtime import CaseRuntime
 from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
 from engine.services.work_items import WorkItemView, work_item_view
+from engine.spiff.runtime import CaseRuntime
 
 
 @dataclass(frozen=True)

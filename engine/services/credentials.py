@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from engine.accounts.password_policy import check_password
+from engine.accounts.passwords import hash_password, verify_password
 from engine.context import EngineContext
 from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.password_policy import check_password
-from engine.passwords import hash_password, verify_password
 from engine.persistence.models import User
 from engine.services.actors import Actor
 from engine.services.api_tokens import revoke_user_tokens

@@ -18,12 +18,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, Customer, CustomerChange, WorkItem
 from engine.services import visibility
 from engine.services.actors import Actor
+from engine.time.clock import utcnow
 
 CARD_FIELDS = ("name", "address", "contacts", "products", "agreements", "priority", "notes")
 LIST_FIELDS = {"contacts", "products", "agreements"}

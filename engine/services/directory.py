@@ -39,7 +39,7 @@ DEMO_USERS: list[tuple[str, str, list[str], dict[str, bool]]] = [
     ("auditor1", "Auditor", [], {"is_auditor": True}),
 ]
 
-# the integrations' API identities (engine.senders): no password, tokens from `serviceflow token create`
+# the integrations' API identities (engine.definitions.senders): no password, tokens from `serviceflow token create`
 DEMO_SERVICE_ACCOUNTS: list[tuple[str, str, str]] = [
     ("centre-system", "centre_system", "East China service centre system"),
     ("customer-portal", "customer_portal", "Customer portal"),

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine.audit import chain as audit
+from engine.definitions.forms import FormDefinition, validate_submission
 from engine.errors import InvalidInput
-from engine.forms import FormDefinition, validate_submission
 from engine.services import customers
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
 
-from engine import audit
-from engine.clock import utcnow
+from engine.audit import chain as audit
 from engine.persistence.models import MessageWait
 from engine.persistence.uow import UnitOfWork
-from engine.runtime import WaitingMessage
+from engine.spiff.runtime import WaitingMessage
+from engine.time.clock import utcnow
 
 MAX_VALUE = 255
 NO_KEY = ""

@@ -15,7 +15,7 @@ Why it is shaped this way (the timer worker, ``engine.services.scheduler``, is t
   the message is recorded and visible on the case, not lost.
 - A message that matches nothing is stored in ``unmatched_messages`` and committed before the
   caller hears 404, with the kept message's id in the error's details.
-- Only the senders the receiving event names (``allowedSenders``, ``engine.senders``) may send
+- Only the senders the receiving event names (``allowedSenders``, ``engine.definitions.senders``) may send
   it: the event a waiting case was found at (as its version declares them, else as the newest
   version does), the start event a case would begin at, or, for a message that reaches neither,
   any published event of that name (none: administrators only).
@@ -34,14 +34,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, senders
-from engine.catalog import MessageCatchInfo, ParsedProcess
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import DataLimits, check_data, text_problem
+from engine.definitions import senders
+from engine.definitions.catalog import MessageCatchInfo, ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, MessageStart, ProcessVersion, UnmatchedMessage
 from engine.persistence.uow import UnitOfWork
-from engine.runtime import CaseRuntime
 from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
@@ -49,6 +49,7 @@ from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
 from engine.services.message_index import find_waits
 from engine.services.processes import latest_versions_query
+from engine.spiff.runtime import CaseRuntime
 
 MAX_NAME = 200
 ATTEMPTS = 3

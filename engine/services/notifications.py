@@ -25,13 +25,13 @@ from babel.support import Translations
 from sqlalchemy import select, update
 
 from engine import notifications
-from engine.clock import utcnow
 from engine.config import MailSettings
 from engine.context import EngineContext
 from engine.errors import Forbidden
 from engine.persistence.models import Department, OutboxMessage, User, UserDepartment, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
+from engine.time.clock import utcnow
 
 log = logging.getLogger("serviceflow.mail")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from engine.config import project_root
 from engine.context import EngineContext
+from engine.definitions.traceability import ClauseTrace, elements_by_clause, load_clauses, marked_tests_by_clause, trace
 from engine.services.processes import latest_versions_query
-from engine.traceability import ClauseTrace, elements_by_clause, load_clauses, marked_tests_by_clause, trace
 
 CLAUSES_FILE = "clauses.json"
 

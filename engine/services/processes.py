@@ -8,14 +8,15 @@ from pathlib import Path
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 
-from engine import schedules, senders
-from engine.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
-from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.data_limits import text_problem
+from engine.definitions import senders
+from engine.definitions.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import Department, ProcessFile, ProcessVersion, Schedule
 from engine.sandbox.environment import SCRIPT_FAILURES
+from engine.time import schedules
+from engine.time.clock import utcnow
 
 
 @dataclass(frozen=True)

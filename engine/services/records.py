@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from engine.catalog import ParsedProcess
 from engine.context import EngineContext
-from engine.forms import FormDefinition
+from engine.definitions.catalog import ParsedProcess
+from engine.definitions.forms import FormDefinition
 from engine.persistence.models import CaseEvent
 from engine.services import visibility
 from engine.services.actors import Actor

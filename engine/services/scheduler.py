@@ -14,7 +14,7 @@ Why it is shaped this way:
   nor fires a case another worker holds, and PostgreSQL re-checks the due time of a row it locks,
   so a case another worker has just advanced no longer matches. SQLite has no row locks; its
   writers are serialized with BEGIN IMMEDIATE and one worker is the supported set-up there.
-- Scheduled starts (a process whose start event is a timer, ``engine.schedules``) work the same
+- Scheduled starts (a process whose start event is a timer, ``engine.time.schedules``) work the same
   way over ``schedules.next_run_at``: one schedule per transaction, claimed with ``SKIP LOCKED``;
   the case starts and the schedule moves to its next occurrence after now in one commit, so a run
   happens once however many workers look, and runs missed while no worker ran start one case.
@@ -34,17 +34,18 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from engine import audit, clock, schedules, timers
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
-from engine.runtime import CaseRuntime
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.incidents import record_incident
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
-from engine.timers import BoundaryTimer, PendingTimer, next_due_at
+from engine.spiff.runtime import CaseRuntime
+from engine.time import clock, schedules, timers
+from engine.time.timers import BoundaryTimer, PendingTimer, next_due_at
 
 log = logging.getLogger("serviceflow.worker")
 

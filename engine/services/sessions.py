@@ -14,11 +14,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.persistence.models import User, UserSession
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
+from engine.time.clock import utcnow
 
 SEEN_PRECISION = timedelta(minutes=1)
 

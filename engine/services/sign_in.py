@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.clock import utcnow
 from engine.context import EngineContext
 from engine.errors import Forbidden, NotFound
 from engine.persistence.models import SignInThrottle
 from engine.services.actors import Actor
 from engine.services.users import authenticate
+from engine.time.clock import utcnow
 
 ACCOUNT, ADDRESS = "account", "address"
 KEY_LENGTH = 200

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import check_data
+from engine.definitions.forms import FormDefinition
 from engine.errors import Conflict
-from engine.forms import FormDefinition
 from engine.persistence.models import Case
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step

@@ -7,10 +7,10 @@ import secrets
 
 from sqlalchemy import select, update
 
-from engine import senders
+from engine.accounts.passwords import hash_password, needs_rehash, verify_nothing, verify_password
 from engine.context import EngineContext
+from engine.definitions import senders
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.passwords import hash_password, needs_rehash, verify_nothing, verify_password
 from engine.persistence.models import Department, User, UserDepartment
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 
-from engine import audit
+from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import text_problem
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound

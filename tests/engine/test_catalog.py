@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.catalog import ProcessBundle, ProcessCatalog, bundles_from_directory, parse_bundle
+from engine.definitions.catalog import ProcessBundle, ProcessCatalog, bundles_from_directory, parse_bundle
 from engine.errors import InvalidDefinition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,8 +139,8 @@ def test_bundles_from_the_workflows_directory_carry_only_the_forms_they_use():
     ("category", "route"), [("quality", "capa"), ("calibration", "onsite"), ("other", "complaint")]
 )
 def test_dmn_cells_route_through_the_catalog_whether_or_not_in_cells_have_a_leading_space(category, route):
-    from engine.runtime import CaseRuntime
     from engine.sandbox.environment import make_script_engine
+    from engine.spiff.runtime import CaseRuntime
 
     data_dir = Path(__file__).parent / "data"
     dmn = (data_dir / "sandbox_routing.dmn").read_text().replace("<text> in [", "<text>in [")

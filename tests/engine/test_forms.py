@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from engine import forms
+from engine.definitions import forms
+from engine.definitions.forms import FormDefinition, coerce_form_post, field_labels, validate_submission
 from engine.errors import InvalidDefinition
-from engine.forms import FormDefinition, coerce_form_post, field_labels, validate_submission
 
 CATEGORIES = {
     "quality": "Quality problem", "repair": "Repair request", "adjustment": "Adjustment",
@@ -261,7 +261,7 @@ def test_field_labels_use_titles_and_star_for_array_items(form: FormDefinition) 
 
 
 def test_an_unanswered_yes_no_radio_is_reported_as_required_not_taken_as_no():
-    from engine.forms import FormDefinition, coerce_form_post, validate_submission
+    from engine.definitions.forms import FormDefinition, coerce_form_post, validate_submission
 
     form = FormDefinition(
         name="q.schema.json",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine.catalog import ProcessBundle, bundles_from_directory, parse_bundle
-from engine.runtime import CaseRuntime
+from engine.definitions.catalog import ProcessBundle, bundles_from_directory, parse_bundle
 from engine.sandbox.environment import make_script_engine
+from engine.spiff.runtime import CaseRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS = frozenset({"sales"})

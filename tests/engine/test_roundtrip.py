@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from engine import effects
-from engine.catalog import bundles_from_directory, parse_bundle
-from engine.runtime import CaseRuntime
+from engine.definitions.catalog import bundles_from_directory, parse_bundle
 from engine.sandbox.environment import make_script_engine
+from engine.spiff.runtime import CaseRuntime
 from tests.factories import sample_object
 
 ROOT = Path(__file__).resolve().parents[2]

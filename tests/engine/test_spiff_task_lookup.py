@@ -1,4 +1,4 @@
-"""The flat task lookup (engine.spiff_task_lookup) finds exactly the tasks SpiffWorkflow's own tree
+"""The flat task lookup (engine.spiff.task_lookup) finds exactly the tasks SpiffWorkflow's own tree
 walk finds, in the same order, at every step of every process in workflows/ (parallel branches,
 multi-instance tasks, call activities, boundary timers, messages) and of a long loop."""
 
@@ -13,10 +13,12 @@ import pytest
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from SpiffWorkflow.workflow import Workflow
 
-from engine import clock, effects, spiff_task_lookup
-from engine.catalog import bundles_from_directory, parse_bundle
-from engine.runtime import CaseRuntime
+from engine import effects
+from engine.definitions.catalog import bundles_from_directory, parse_bundle
 from engine.sandbox.environment import make_script_engine
+from engine.spiff import task_lookup as spiff_task_lookup
+from engine.spiff.runtime import CaseRuntime
+from engine.time import clock
 from tests.engine.test_roundtrip import BUNDLES, DEPARTMENTS
 from tests.factories import MovableClock, sample_object
 

@@ -12,11 +12,11 @@ from uuid import UUID
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
-from engine import clock, timers
-from engine.catalog import ProcessBundle, parse_bundle
-from engine.runtime import CaseRuntime
+from engine.definitions.catalog import ProcessBundle, parse_bundle
 from engine.sandbox.environment import make_script_engine
-from engine.timers import next_due_at
+from engine.spiff.runtime import CaseRuntime
+from engine.time import clock, timers
+from engine.time.timers import next_due_at
 from tests.factories import MovableClock, clock_at
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "data" / "timers"

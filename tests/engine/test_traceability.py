@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from engine.traceability import Clause, elements_by_clause, marked_tests_by_clause, trace
+from engine.definitions.traceability import Clause, elements_by_clause, marked_tests_by_clause, trace
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.catalog import ProcessBundle
+from engine.definitions.catalog import ProcessBundle
 from engine.persistence.models import Case as CaseRow
 from engine.persistence.models import UnmatchedMessage
 from engine.services.processes import publish_bundle

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.catalog import ProcessBundle
+from engine.definitions.catalog import ProcessBundle
 from engine.errors import Forbidden, InvalidDefinition
 from engine.persistence.models import MessageWait, UnmatchedMessage
 from engine.services import cases, messages

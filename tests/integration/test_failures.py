@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.persistence.models import CaseEvent, CaseState, CaseTask, WorkItem
-from engine.runtime import CaseRuntime
 from engine.services import cases, tasks
 from engine.services.processes import publish_bundle
+from engine.spiff.runtime import CaseRuntime
 from tests.factories import actor, complete, open_task, script_process
 from tests.integration.test_after_sales_paths import FEEDBACK
 

@@ -243,7 +243,7 @@ GATEWAY_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
     ("{1, 2}", f"the expression's value holds a value of type set, {NOT_STORED}"),
 ])
 def test_a_hostile_gateway_condition_puts_its_case_in_error_naming_the_gateway_and_the_bound(ctx, condition, expected):
-    from engine.catalog import ProcessBundle
+    from engine.definitions.catalog import ProcessBundle
 
     process_id = f"hostile_gateway_{abs(hash(condition)) % 10**8}"
     xml = GATEWAY_PROCESS.format(pid=process_id, condition=condition)

@@ -2,7 +2,7 @@
 demo service accounts send each message of workflows/ through the JSON API, and each is either
 accepted (the case moves or starts) or refused with 403 naming the allowed senders, with nothing
 stored: no case, no event, no kept message, the waiting case still waiting. The senders are the
-receiving event's ``allowedSenders`` (``engine.senders``); an event that names none takes
+receiving event's ``allowedSenders`` (``engine.definitions.senders``); an event that names none takes
 messages from administrators only; names that do not exist are refused when a version is
 published, with the element that holds them."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.catalog import ProcessBundle
+from engine.definitions.catalog import ProcessBundle
 from engine.errors import Conflict, InvalidDefinition, InvalidInput
 from engine.persistence.models import Case as CaseRow
 from engine.persistence.models import CaseEvent, MessageStart, MessageWait, UnmatchedMessage, User

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.catalog import ProcessBundle
+from engine.definitions.catalog import ProcessBundle
 from engine.persistence.models import MessageWait
 from engine.services.processes import publish_bundle
 from tests.integration.test_delivery_paths import DELIVERED, LATE, ORDER, PRODUCED, notice

@@ -175,9 +175,9 @@ def test_messages_are_composed_for_every_kind():
 def test_a_message_left_sending_by_a_dead_worker_is_sent_again_after_a_while(ctx):
     from datetime import timedelta
 
-    from engine.clock import utcnow
     from engine.persistence.models import OutboxMessage
     from engine.services.notifications import STALE_SENDING, send_queued_mail
+    from engine.time.clock import utcnow
 
     with ctx.unit_of_work() as uow:
         uow.session.add(OutboxMessage(kind="task_arrived", to_address="x@example.com", subject="s", body="b",

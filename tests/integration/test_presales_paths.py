@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from engine import clock
+from engine.time import clock
 from tests.factories import MovableClock
 from tests.integration.walks import USERS, Case, bracketed
 

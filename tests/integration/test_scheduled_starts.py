@@ -2,7 +2,7 @@
 PostgreSQL: publishing a process whose start event is a timer creates its schedule; the worker
 starts one case when it comes due, as the system, and moves the schedule to the next occurrence;
 runs missed while no worker ran start one case; two workers never start the same run twice.
-Time is moved with ``engine.clock.set_clock``, never by sleeping."""
+Time is moved with ``engine.time.clock.set_clock``, never by sleeping."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import delete, func, select
 
-from engine.catalog import bundles_from_directory
 from engine.context import EngineContext
+from engine.definitions.catalog import bundles_from_directory
 from engine.persistence.models import Case, Schedule
 from engine.services import cases, work_items
 from engine.services.processes import publish_bundle

@@ -17,7 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn_xml import NS
+from engine.definitions.bpmn_xml import NS
 from engine.persistence.models import Case
 from engine.services.case_store import load_runtime
 from engine.services.scheduler import fire_due_timers
@@ -44,7 +44,7 @@ WALKS: dict[str, tuple[datetime, Callable[[Any], int]]] = {
 
 def _diagrams_with_waiting_timers() -> set[str]:
     """Diagrams with a timer a running case waits on; a timer start event is a schedule's
-    (``engine.schedules``), not a running case's."""
+    (``engine.time.schedules``), not a running case's."""
     found = set()
     for path in WORKFLOWS.glob("*.bpmn"):
         root = etree.parse(str(path)).getroot()

@@ -1,7 +1,7 @@
 """The timer worker on SQLite and PostgreSQL: due timers fire once, at the right time, each recorded
 in the case's history; cases that are not due are never touched; on PostgreSQL several worker
 processes share the work without firing anything twice, and a worker killed in the middle of a
-case loses nothing. Time is moved with ``engine.clock.set_clock``, never by sleeping."""
+case loses nothing. Time is moved with ``engine.time.clock.set_clock``, never by sleeping."""
 
 from __future__ import annotations
 
@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from engine import clock
-from engine.catalog import ProcessBundle
 from engine.context import EngineContext
+from engine.definitions.catalog import ProcessBundle
 from engine.errors import Conflict
 from engine.persistence.models import Case, CaseEvent, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services import cases, tasks
 from engine.services.processes import publish_bundle
 from engine.services.scheduler import MIN_WAIT_SECONDS, fire_due_timers, seconds_until_due
+from engine.time import clock
 from tests.conftest import make_context
 from tests.factories import MovableClock, actor, clock_at, complete
 

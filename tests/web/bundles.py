@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from engine.catalog import ProcessBundle
 from engine.context import EngineContext
+from engine.definitions.catalog import ProcessBundle
 from engine.services import cases
 from engine.services.cases import CaseView
 from engine.services.processes import publish_bundle

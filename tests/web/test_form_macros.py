@@ -9,7 +9,7 @@ import lxml.html
 import pytest
 from jinja2 import Environment, FileSystemLoader
 
-from engine.forms import FormDefinition, coerce_form_post
+from engine.definitions.forms import FormDefinition, coerce_form_post
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
 CATEGORIES = {

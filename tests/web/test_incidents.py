@@ -7,9 +7,9 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from engine.errors import Forbidden
-from engine.runtime import CaseRuntime
 from engine.services import cases
 from engine.services.incidents import list_incidents
+from engine.spiff.runtime import CaseRuntime
 from tests.factories import actor
 from tests.web.test_pages import FEEDBACK, first_task_id, login, start
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine.context import EngineContext
-from engine.forms import FormDefinition, field_labels
+from engine.definitions.forms import FormDefinition, field_labels
 from engine.services.users import find_actor
 from tests.web.test_pages import FEEDBACK, first_task_id, login, start
 

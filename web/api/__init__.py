@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from engine.forms import FormDefinition
+from engine.definitions.forms import FormDefinition
 from engine.services import cases, customers, messages, processes, tasks, work_items
 from engine.services.api_tokens import actor_for_token
 from web.api.json_body import json_object

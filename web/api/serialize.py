@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from engine.forms import FormDefinition
+from engine.definitions.forms import FormDefinition
 from engine.services.work_items import WorkItemView
 
 

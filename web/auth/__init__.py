@@ -15,12 +15,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
-from engine.clock import utcnow
 from engine.errors import InvalidInput
 from engine.services.actors import Actor
 from engine.services.sessions import end_session, session_actor, start_session
 from engine.services.sign_in import sign_in
 from engine.services.users import LOCALES, set_locale
+from engine.time.clock import utcnow
 from web.context import engine
 from web.formatting import datetime_short
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from flask_babel import gettext as _
 
-from engine import password_policy
+from engine.accounts import password_policy
 from engine.errors import ServiceFlowError
 from engine.services import api_tokens, credentials
 

@@ -14,8 +14,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.definitions.forms import FormDefinition
 from engine.errors import NotFound
-from engine.forms import FormDefinition
 from engine.services import cases, processes
 from engine.services.actors import Actor
 from engine.services.cases import CaseView, EventView

@@ -12,8 +12,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.definitions.forms import FormDefinition, coerce_form_post, validate_submission
 from engine.errors import Conflict, InvalidInput
-from engine.forms import FormDefinition, coerce_form_post, validate_submission
 from engine.services import customers
 from engine.services.customers import CARD_FIELDS, ChangeView, CustomerView
 from web.context import actor, engine

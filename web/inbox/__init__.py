@@ -8,9 +8,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from engine.clock import utcnow
 from engine.services import work_items
 from engine.services.work_items import WorkItemView
+from engine.time.clock import utcnow
 from web.context import actor, engine
 
 bp = Blueprint("inbox", __name__)

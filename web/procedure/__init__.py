@@ -9,8 +9,8 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
+from engine.definitions.traceability import ClauseTrace, ElementRef
 from engine.services.procedure import traceability
-from engine.traceability import ClauseTrace, ElementRef
 from web.context import engine
 
 bp = Blueprint("procedure", __name__)

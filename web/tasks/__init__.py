@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.definitions.forms import coerce_form_post
 from engine.errors import Conflict, InvalidInput
-from engine.forms import coerce_form_post
 from engine.services import customers, tasks, users, work_items
 from engine.services.tasks import TaskPage
 from web.cases import record_rows

@@ -3,7 +3,7 @@
 A clock is any callable returning the current time in UTC: naive (the convention the database
 uses) or time-zone aware (converted). ``utcnow()`` is what goes into the database; ``now()`` is
 the same instant with its time zone, for libraries that compare aware datetimes (SpiffWorkflow's
-timers, see ``engine.spiff_clock``).
+timers, see ``engine.spiff.clock``).
 """
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
-from engine import bpmn_xml, senders
-from engine.definition_checks import check_expressions, check_operations
+from engine.definitions import bpmn_xml, senders
+from engine.definitions.checks import check_expressions, check_operations
+from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
-from engine.forms import FormDefinition
-from engine.held_events import messages_held, races, timers_held
+from engine.spiff.held_events import messages_held, races, timers_held
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
@@ -69,7 +69,7 @@ class UserTaskInfo:
 class MessageCatchInfo:
     """A message catch event, the form its payload must satisfy (the event's
     ``formJsonSchemaFilename`` property), so that another system's message is checked as a
-    person's form submission is, and who may send it (``allowedSenders``, ``engine.senders``)."""
+    person's form submission is, and who may send it (``allowedSenders``, ``engine.definitions.senders``)."""
 
     element_id: str
     message: str

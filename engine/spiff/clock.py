@@ -5,7 +5,7 @@ directly inside its timer module (when a timer is reached, to turn a duration in
 and on every refresh, to compare). Nothing in its API lets a caller supply the time, so a test
 could only move time by sleeping, and a replay could never re-run a case at the moments it ran.
 The module looks ``datetime`` up in its own globals at each call, so pointing that one name at a
-subclass whose ``now()`` asks ``engine.clock`` is enough; every other ``datetime`` behaviour
+subclass whose ``now()`` asks ``engine.time.clock`` is enough; every other ``datetime`` behaviour
 (parsing, arithmetic, ``isinstance`` checks) is the standard one, inherited.
 """
 
@@ -15,11 +15,11 @@ from datetime import datetime, tzinfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
-from engine import clock
+from engine.time import clock
 
 
 class EngineDatetime(datetime):
-    """``datetime`` whose ``now()`` is ``engine.clock.now()``; instances are of this class so that
+    """``datetime`` whose ``now()`` is ``engine.time.clock.now()``; instances are of this class so that
     SpiffWorkflow's ``isinstance(value, datetime)`` checks hold for parsed and current times alike."""
 
     @classmethod

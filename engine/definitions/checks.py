@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from engine.bpmn_xml import NS, SPIFF_NS
+from engine.definitions.bpmn_xml import NS, SPIFF_NS
 from engine.effects import OPERATIONS
 from engine.errors import InvalidDefinition, ScriptError
 from engine.sandbox.environment import check_source

@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from engine.clock import utcnow
 from engine.persistence.models import Case, CaseEvent
+from engine.time.clock import utcnow
 
 GENESIS = "0" * 64
 

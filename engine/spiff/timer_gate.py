@@ -12,7 +12,7 @@ other firing.
 ``firing(task_ids)`` opens the gate for exactly the timers the worker recorded. A timer marked
 fired before (a start timer a person started early, a firing restored from the database) stays
 fired. Cycle timers are not gated: the only ones in use are start events, whose repetition the
-schedule owns (``engine.schedules``).
+schedule owns (``engine.time.schedules``).
 """
 
 from __future__ import annotations

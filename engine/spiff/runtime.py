@@ -23,21 +23,16 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine import (
-    held_events,
-    schedules,
-    spiff_clock,
-    spiff_limits,
-    spiff_task_index,
-    spiff_task_lookup,
-    state_codec,
-    timer_gate,
-    timers,
-)
-from engine.catalog import ParsedProcess
+from engine.definitions.catalog import ParsedProcess
+from engine.definitions.forms import conform
 from engine.errors import Conflict, ScriptError
-from engine.forms import conform
 from engine.sandbox.environment import SCRIPT_FAILURES
+from engine.spiff import clock as spiff_clock
+from engine.spiff import held_events, state_codec, timer_gate
+from engine.spiff import limits as spiff_limits
+from engine.spiff import task_index as spiff_task_index
+from engine.spiff import task_lookup as spiff_task_lookup
+from engine.time import schedules, timers
 
 spiff_limits.apply()
 spiff_clock.apply()
@@ -157,7 +152,7 @@ class CaseRuntime:
     @staticmethod
     def _fire_start_timer(workflow: BpmnWorkflow) -> None:
         """A case of a process whose start event is a timer exists because its time has come (the
-        worker starts it on its schedule, see ``engine.schedules``) or because a person starts it
+        worker starts it on its schedule, see ``engine.time.schedules``) or because a person starts it
         now: either way its start timer has fired. Left to SpiffWorkflow, a start timer would make
         the case wait for the expression's first occurrence and, being a cycle, stay waiting for
         ever and add a branch to the same case at every occurrence; the schedule, not the case,
@@ -209,7 +204,7 @@ class CaseRuntime:
         if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
 
-    # -- timers: engine.timers reads their due times; engine.services.scheduler fires them --
+    # -- timers: engine.time.timers reads their due times; engine.services.scheduler fires them --
 
     def pending_timers(self) -> list[timers.PendingTimer]:
         """Every timer the case waits on (called subprocesses included), earliest first."""
@@ -234,7 +229,7 @@ class CaseRuntime:
 
     def waiting_messages(self) -> list[WaitingMessage]:
         """Every message catch event the case waits at (called subprocesses included), those an
-        event-based gateway races against each other or a timer too (``engine.held_events``).
+        event-based gateway races against each other or a timer too (``engine.spiff.held_events``).
 
         The correlation values are each property's retrieval expression evaluated in the sandbox
         over the waiting task's data: the order reference a consent must name is the case's own.

@@ -3,7 +3,7 @@
 SpiffWorkflow 3.2 finds the ready tasks of every engine step, and the waiting tasks after every
 completed task, by walking the whole task tree from its root. A loop adds levels to that tree at
 every iteration, so each step of a long-running case costs more than the one before (a walk per
-node, thousands of nodes by the 1,000th iteration). ``engine.spiff_task_index`` keeps each
+node, thousands of nodes by the 1,000th iteration). ``engine.spiff.task_index`` keeps each
 workflow's unfinished tasks, so the tasks in a state can be picked from those and put in the
 order the walk would have produced: depth first, a subprocess's tasks right after the task that
 runs it and before that task's children. Only that
@@ -24,7 +24,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.workflow import Workflow
 
-from engine.spiff_task_index import live_tasks
+from engine.spiff.task_index import live_tasks
 
 _original_get_tasks = Workflow.get_tasks
 _applied = False

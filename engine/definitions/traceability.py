@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from engine import bpmn_xml
+from engine.definitions import bpmn_xml
 
 CLAUSE_LINE = re.compile(r"^\s*PROCEDURE\s+(.+)$")
 CLAUSE_ID = re.compile(r"\d+(?:\.\d+)*")

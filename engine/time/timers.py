@@ -8,11 +8,11 @@ index range scan and never deserializes a case that has nothing to do.
 
 A timer counts as pending while its task is WAITING, and also while it is READY (due now, the
 engine step has not run it yet). Timers come due only when the worker fires them
-(``engine.timer_gate``): one whose time passed during somebody's step stays WAITING with its due
+(``engine.spiff.timer_gate``): one whose time passed during somebody's step stays WAITING with its due
 time in the past, and the worker fires it, recorded and mailed, at its next poll.
 
 Whatever element holds a timer counts: a timer catch event, a boundary timer, and a timer behind
-an event-based gateway, which SpiffWorkflow keeps on the gateway's task (``engine.held_events``).
+an event-based gateway, which SpiffWorkflow keeps on the gateway's task (``engine.spiff.held_events``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.held_events import races, timers_held
+from engine.spiff.held_events import races, timers_held
 
 
 @dataclass(frozen=True)

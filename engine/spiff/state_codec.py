@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine import spiff_task_index
+from engine.spiff import task_index as spiff_task_index
 
 STATE_FORMAT = "serviceflow-state/2"
 TOP = ""
@@ -78,7 +78,7 @@ class StateDelta:
 class SaveTracker:
     """The ids of the task rows stored for the case, so that a save deletes only rows that exist.
 
-    Which tasks a save writes comes from ``engine.spiff_task_index``: the unfinished ones (few; their
+    Which tasks a save writes comes from ``engine.spiff.task_index``: the unfinished ones (few; their
     data and children may change without a state change) and those created, changed or removed
     since the last save, never a look at every task of a long history.
     """

@@ -1,0 +1,1 @@
+"""People's credentials: password hashing and the password policy."""

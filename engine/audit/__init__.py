@@ -1,0 +1,1 @@
+"""The case history: append-only events, hash-chained."""
