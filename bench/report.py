@@ -282,6 +282,7 @@ def render(results: dict[str, Any]) -> str:
         ".venv/bin/python -m bench.run --quick       # smaller run: 1,000 inbox rows, 200 loops, 200 timers",
         ".venv/bin/python -m bench.run --backends sqlite",
         ".venv/bin/python -m bench.run --workers 2   # pre-forked server (serve --workers 2)",
+        ".venv/bin/python -m bench.compare REV      # lifecycle throughput against revision REV, alternately",
         "```",
         "",
         f"This {cfg['mode']} run took {results['total_s'] / 60:.1f} min. PostgreSQL is reached as "
