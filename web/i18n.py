@@ -107,7 +107,18 @@ def _translate_choices(schema: dict[str, Any], path: str, table: Mapping[str, st
                     option["title"] = title
 
 
+def named(thing: Any, field: str = "title") -> str:
+    """A name a process owner wrote (a task's title, a process's name) in the reader's language:
+    ``<field>_zh`` for readers of Chinese when the definition gives one, else the English."""
+    if current_locale() == "zh":
+        translated = getattr(thing, f"{field}_zh", "")
+        if translated:
+            return str(translated)
+    return str(getattr(thing, field, "") or "")
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_global(named, "named")
     app.add_template_global(localized_form, "localized_form")
     app.add_template_global(form_text, "form_text")
     app.add_template_global(current_locale, "current_locale")

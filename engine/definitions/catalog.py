@@ -53,6 +53,9 @@ class ProcessBundle:
         return digest.hexdigest()
 
 
+NAME_ZH = "name:zh"  # the spiffworkflow property holding an element's name in Chinese
+
+
 @dataclass(frozen=True)
 class UserTaskInfo:
     """What the inbox and the task page need to know about a user task, without the engine."""
@@ -63,6 +66,7 @@ class UserTaskInfo:
     form: str | None
     ui_form: str | None
     department_expression: str | None = None
+    title_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 form=form,
                 ui_form=props.get("formUiSchemaFilename"),
                 department_expression=props.get("departmentExpression"),
+                title_zh=props.get(NAME_ZH, ""),
             )
     return tasks
 

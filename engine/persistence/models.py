@@ -266,6 +266,7 @@ class WorkItem(Base):
     process_id: Mapped[str] = mapped_column(String(120))
     element_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
+    title_zh: Mapped[str] = mapped_column(String(300), default="", server_default="")
     detail: Mapped[str] = mapped_column(String(300), default="")
     case_title: Mapped[str] = mapped_column(String(300), default="")
     customer: Mapped[str] = mapped_column(String(200), default="")

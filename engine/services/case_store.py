@@ -106,7 +106,7 @@ def _sync_inbox(
             continue
         item = WorkItem(
             id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
-            title=task.title, case_title=case.title, customer=case.customer, lane=task.lane,
+            title=task.title, title_zh=task.title_zh, case_title=case.title, customer=case.customer, lane=task.lane,
             department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
             prefill=audit.jsonable(task.prefill), detail=task.detail,
             due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,

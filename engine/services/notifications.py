@@ -87,7 +87,8 @@ def _department_name(department: Department | None, locale: str) -> str:
 def _notice(uow: UnitOfWork, kind: str, item: WorkItem, actor: Any, locale: str) -> notifications.TaskNotice:
     department = uow.session.get(Department, item.department_id) if item.department_id else None
     return notifications.TaskNotice(
-        kind=kind, task_id=item.id, task_title=item.title, case_id=item.case_id, case_title=item.case_title,
+        kind=kind, task_id=item.id, task_title=item.title_zh if locale == "zh" and item.title_zh else item.title,
+        case_id=item.case_id, case_title=item.case_title,
         customer=item.customer, department=_department_name(department, locale) or (item.lane or ""),
         due_at=item.due_at, actor=getattr(actor, "display_name", "") or getattr(actor, "username", ""),
     )

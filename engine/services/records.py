@@ -26,6 +26,7 @@ class RecordView:
     event: EventView
     title: str
     form: FormDefinition | None
+    title_zh: str = ""
 
 
 def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[RecordView]:
@@ -37,6 +38,7 @@ def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[Re
             event=event_view(e),
             title=info.title if info else (e.element_id or ""),
             form=process.form_for(e.element_id) if info else None,
+            title_zh=info.title_zh if info else "",
         ))
     return views
 

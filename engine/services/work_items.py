@@ -35,6 +35,7 @@ class WorkItemView:
     priority: int
     due_at: datetime | None
     created_at: datetime
+    title_zh: str = ""
 
 
 def work_item_view(item: WorkItem) -> WorkItemView:
@@ -43,6 +44,7 @@ def work_item_view(item: WorkItem) -> WorkItemView:
         title=item.title, detail=item.detail or "", case_title=item.case_title, customer=item.customer, lane=item.lane,
         department=item.department_id, assignee=item.assignee.username if item.assignee else None,
         form=item.form, priority=item.priority, due_at=item.due_at, created_at=item.created_at,
+        title_zh=item.title_zh or "",
     )
 
 

@@ -61,6 +61,7 @@ class ReadyTask:
     prefill: dict
     detail: str = ""
     due_at: datetime | None = None
+    title_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class CaseRuntime:
                     id=str(task.id),
                     element_id=task.task_spec.name,
                     title=info.title if info else (task.task_spec.bpmn_name or task.task_spec.name),
+                    title_zh=info.title_zh if info else "",
                     lane=lane,
                     department=department,
                     form=info.form if info else None,

@@ -63,7 +63,7 @@ def test_each_person_gets_the_mail_in_the_language_they_chose(ctx):
     case = start(ctx)
     task = open_task(ctx, case.id)
     mail = {m.to_address: m for m in outbox(ctx)}
-    assert mail["sales1@example.com"].subject == f"[ServiceFlow] 新任务: {task.title} — {case.title}"
+    assert mail["sales1@example.com"].subject == f"[ServiceFlow] 新任务: {task.title_zh} — {case.title}"
     assert "经营科的收件箱有一项新任务。" in mail["sales1@example.com"].body
     assert "打开任务: http://127.0.0.1:5000/tasks/" in mail["sales1@example.com"].body
     assert mail["sales2@example.com"].subject == f"[ServiceFlow] New task: {task.title} — {case.title}"

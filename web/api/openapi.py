@@ -81,6 +81,7 @@ SCHEMAS: dict[str, Any] = {
     "Task": {"type": "object", "properties": {
         "id": {"type": "string"}, "case_id": {"type": "integer"}, "process_id": {"type": "string"},
         "element_id": {"type": "string"}, "title": {"type": "string"}, "name": {"type": "string"},
+        "title_zh": {"type": "string", "description": "the title in Chinese, when the process gives one"},
         "detail": {"type": "string", "description": "which item a multi-instance task is for"},
         "case_title": {"type": "string"},
         "customer": {"type": "string"}, "lane": {"type": ["string", "null"]},

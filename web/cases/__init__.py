@@ -82,6 +82,7 @@ class RecordRow:
     title: str
     form: FormDefinition | None
     items: list[DisplayItem]
+    title_zh: str = ""
 
 
 def humanize(element_id: str | None) -> str:
@@ -95,7 +96,7 @@ def record_rows(records: Iterable[RecordView]) -> list[RecordRow]:
     """Records, each with the form that recorded it (plain key/values when it had none)."""
     return [
         RecordRow(event=r.event, title=r.title or humanize(r.event.element_id), form=r.form,
-                  items=display_items(r.event.data))
+                  items=display_items(r.event.data), title_zh=r.title_zh)
         for r in records
     ]
 
