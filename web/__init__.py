@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth import bp as auth_bp
     from web.cases import bp as cases_bp
     from web.customers import bp as customers_bp
+    from web.form_preview import bp as form_preview_bp
     from web.inbox import bp as inbox_bp
     from web.procedure import bp as procedure_bp
     from web.tasks import bp as tasks_bp
@@ -74,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(form_preview_bp)
     app.register_blueprint(procedure_bp)
     app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)

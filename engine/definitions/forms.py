@@ -21,6 +21,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
+from engine.data_limits import first_problem
 from engine.errors import InvalidDefinition, InvalidInput
 
 __all__ = ["FormDefinition", "validate_submission", "coerce_form_post", "field_labels"]
@@ -63,13 +64,21 @@ class FormDefinition:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+MAX_FORM_DEPTH = 32  # objects and arrays inside each other: far more than any form, far less than recursion
+
+
 def _load_object(name: str, text: str | bytes) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
         raise InvalidDefinition(f"Form {name}: not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidDefinition(f"Form {name}: nested too deeply to read") from None
     if not isinstance(value, dict):
         raise InvalidDefinition(f"Form {name}: must be a JSON object, not {type(value).__name__}")
+    problem = first_problem(value, MAX_FORM_DEPTH)
+    if problem is not None:
+        raise InvalidDefinition(f"Form {name}: at {problem[0] or '(root)'}: {problem[1]}")
     return value
 
 

@@ -1,0 +1,30 @@
+"""The form workbench in Chromium: a process owner edits a form's schema and sees the preview
+follow in both languages, and a broken schema named as publishing would name it."""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_task_pages import sign_in
+
+
+def test_an_owner_edits_a_form_and_the_preview_follows_in_both_languages(page: Page, live_server):
+    sign_in(page, "owner1")
+    page.goto("/forms/workbench?form=feedback-record.schema.json")
+    english, chinese = page.locator('[data-preview="en"]'), page.locator('[data-preview="zh"]')
+    expect(english.locator('[name="customer"]')).to_be_visible()
+    expect(chinese.locator('[name="customer"]')).to_be_visible()
+
+    page.locator("[data-schema]").fill("{not json")
+    problems = page.locator("[data-problems]")
+    expect(problems).to_contain_text("not valid JSON")
+
+    schema = {"type": "object", "required": ["serial"],
+              "properties": {"serial": {"type": "string", "title": "Serial number"}}}
+    page.locator("[data-schema]").fill(json.dumps(schema))
+    page.locator("[data-ui-schema]").fill(json.dumps({"ui:translations": {"zh": {"serial": "序列号"}}}))
+    expect(english.get_by_label("Serial number")).to_be_visible()
+    expect(chinese.get_by_label("序列号")).to_be_visible()
+    expect(problems).to_be_hidden()
