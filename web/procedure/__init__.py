@@ -14,10 +14,10 @@ from flask_login import login_required
 from engine.definitions.procedure_document import LANGUAGES
 from engine.definitions.traceability import ClauseTrace, ElementRef
 from engine.errors import InvalidInput
-from engine.services.procedure import procedure_document, traceability
+from engine.services.procedure import ProcedureDocument, procedure_document, traceability
 from web.context import engine
 from web.i18n import current_locale
-from web.procedure.markdown import anchor, render
+from web.procedure.markdown import RenderedText, anchor, render
 
 bp = Blueprint("procedure", __name__)
 
@@ -51,7 +51,8 @@ def _language() -> str:
     return wanted
 
 
-def _document(language: str):  # type: ignore[no-untyped-def]
+def _document(language: str) -> tuple[ProcedureDocument, RenderedText, str]:
+    """The document in ``language``, its text rendered, and the other language (for the switch)."""
     document = procedure_document(engine(), language)
     other = next(lang for lang in LANGUAGES if lang != language)
     return document, render(document.text), other
