@@ -134,6 +134,7 @@ class Settings:
     production: bool = False
     workflows_dir: Path = field(default_factory=lambda: project_root() / "workflows")
     forms_dir: Path = field(default_factory=lambda: project_root() / "forms")
+    procedure_dir: Path = field(default_factory=lambda: project_root() / "procedure")
     runtime_cache_size: int = 256
     sandbox_processes: int = 8
     mail: MailSettings = field(default_factory=MailSettings)
@@ -155,6 +156,7 @@ class Settings:
             production=production,
             workflows_dir=Path(os.environ.get("SERVICEFLOW_WORKFLOWS", project_root() / "workflows")),
             forms_dir=Path(os.environ.get("SERVICEFLOW_FORMS", project_root() / "forms")),
+            procedure_dir=Path(os.environ.get("SERVICEFLOW_PROCEDURE", project_root() / "procedure")),
             runtime_cache_size=_int("SERVICEFLOW_RUNTIME_CACHE", 256),
             sandbox_processes=_int("SERVICEFLOW_SANDBOX_PROCESSES", 8),
             mail=MailSettings.from_env(),

@@ -57,6 +57,18 @@ def process_ids(root: etree._Element) -> list[tuple[str, str, bool]]:
     ]
 
 
+def process_property(root: etree._Element, process_id: str, name: str) -> str | None:
+    """The value of a ``spiffworkflow:property`` on a process element itself (not on its tasks),
+    or None when the process does not set it or the file does not define the process."""
+    for process in root.iterfind("bpmn:process", NS):
+        if process.get("id") != process_id:
+            continue
+        for prop in process.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+            if prop.get("name") == name:
+                return prop.get("value", "")
+    return None
+
+
 def decision_ids(root: etree._Element) -> list[str]:
     """Ids of the decisions a DMN file defines."""
     namespace = etree.QName(root).namespace

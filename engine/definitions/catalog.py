@@ -22,7 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
-from engine.definitions import bpmn_xml, senders
+from engine.definitions import bpmn_xml, senders, starters
 from engine.definitions.checks import check_expressions, check_operations
 from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
@@ -95,6 +95,8 @@ class ParsedProcess:
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     message_catches: dict[str, MessageCatchInfo] = field(default_factory=dict)
     starts_by_hand: bool = True
+    starts_on_timer: bool = False
+    startable_by: senders.AllowedSenders = field(default_factory=lambda: starters.default(()))
 
     def message_start(self, message: str) -> MessageCatchInfo | None:
         """The top-level start event that begins a case when ``message`` arrives, if any."""
@@ -194,11 +196,21 @@ def _check_races(spec: Any, subprocess_specs: dict[str, Any]) -> None:
                     f"{len(timers_held(task_spec))} timers; race one timer against the other events")
 
 
-def _starts_by_hand(spec: Any) -> bool:
-    """A person can start a case when the process has a start event that needs no message or
-    signal: a none start event, or a timer start (started now instead of on its schedule)."""
-    return any(isinstance(s, StartEvent) and isinstance(s.event_definition, NoneEventDefinition | TimerEventDefinition)
-               for s in spec.task_specs.values())
+def _start_events(spec: Any, definition: type) -> list[Any]:
+    return [s for s in spec.task_specs.values()
+            if isinstance(s, StartEvent) and isinstance(s.event_definition, definition)]
+
+
+def _startable_by(spec: Any, value: str | None) -> senders.AllowedSenders:
+    """Who may start the process by hand (``engine.definitions.starters``). A process without a
+    none start event begins only on its timer or message: a case started by hand would skip the
+    schedule or wait for ever, so it has no Start button and naming starters on it is refused."""
+    where = f"bpmn:process id={spec.name!r}"
+    by_hand = _start_events(spec, NoneEventDefinition)
+    if not by_hand and value is not None:
+        raise InvalidDefinition(f"{where}: {starters.PROPERTY} is set, but only a timer or a message starts "
+                                "this process; add a none start event or remove the property")
+    return starters.parse(value, [s.lane for s in by_hand], where)
 
 
 def bundle_process_ids(spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -208,6 +220,7 @@ def bundle_process_ids(spec: Any, subprocess_specs: dict[str, Any]) -> str:
 def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
     """Parse and check every file of a bundle; errors name the file and the element."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
+    startable_by: str | None = None
     try:
         for path, text in sorted(bundle.files.items()):
             if not path.startswith(WORKFLOW_PREFIX):
@@ -219,6 +232,8 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
             else:
                 check_expressions(root, path)
                 check_operations(root, path)
+                found = bpmn_xml.process_property(root, bundle.process_id, starters.PROPERTY)
+                startable_by = startable_by if found is None else found
                 parser.add_bpmn_xml(root, filename=path)
         spec = parser.get_spec(bundle.process_id)
         subprocess_specs = parser.get_subprocess_specs(bundle.process_id)
@@ -237,7 +252,9 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
         forms=forms,
         user_tasks=_user_tasks(spec, subprocess_specs, forms),
         message_catches=_message_catches(spec, subprocess_specs, forms),
-        starts_by_hand=_starts_by_hand(spec),
+        starts_by_hand=bool(_start_events(spec, NoneEventDefinition)),
+        starts_on_timer=bool(_start_events(spec, TimerEventDefinition)),
+        startable_by=_startable_by(spec, startable_by),
     )
 
 

@@ -82,33 +82,36 @@ class AllowedSenders:
 DEFAULT = AllowedSenders((SenderRule("role", "admin"),), declared=False)
 
 
-def parse(value: str | None, where: str) -> AllowedSenders:
+def parse(value: str | None, where: str, prop: str = PROPERTY,
+          default: AllowedSenders = DEFAULT) -> AllowedSenders:
     """The rules an ``allowedSenders`` value names; ``where`` names the element for errors. A
-    missing value is the default; a present one must name at least one well-formed sender."""
+    missing value is the default; a present one must name at least one well-formed sender.
+    ``prop`` names the property in errors, since ``startableBy`` (``engine.definitions.starters``)
+    speaks the same vocabulary and is read by this same parser."""
     if value is None:
-        return DEFAULT
+        return default
     rules = []
     for entry in (part.strip() for part in value.split(",")):
         kind, _, name = entry.partition(":")
         kind, name = kind.strip(), name.strip()
         if kind not in KINDS or not name:
             raise InvalidDefinition(
-                f"{where}: allowedSenders entry {entry!r} is not one of "
+                f"{where}: {prop} entry {entry!r} is not one of "
                 f"{', '.join(k + ':NAME' for k in KINDS)}")
         if kind == "role" and name not in ROLES:
-            raise InvalidDefinition(f"{where}: allowedSenders names unknown role {name!r}; known: {', '.join(ROLES)}")
+            raise InvalidDefinition(f"{where}: {prop} names unknown role {name!r}; known: {', '.join(ROLES)}")
         rules.append(SenderRule(kind, name))
     return AllowedSenders(tuple(dict.fromkeys(rules)))
 
 
-def check_known(senders: AllowedSenders, departments: Iterable[str], where: str) -> None:
+def check_known(senders: AllowedSenders, departments: Iterable[str], where: str, prop: str = PROPERTY) -> None:
     """Refuse departments and integrations that do not exist (checked against the database's
     departments when a version is published, so that the message is not open to nobody)."""
     known = set(departments)
     for rule in senders.rules:
         if rule.kind == "department" and rule.name not in known:
-            raise InvalidDefinition(f"{where}: allowedSenders names unknown department {rule.name!r}; "
+            raise InvalidDefinition(f"{where}: {prop} names unknown department {rule.name!r}; "
                                     f"known: {', '.join(sorted(known))}")
         if rule.kind == "integration" and rule.name not in INTEGRATIONS:
-            raise InvalidDefinition(f"{where}: allowedSenders names unknown integration {rule.name!r}; "
+            raise InvalidDefinition(f"{where}: {prop} names unknown integration {rule.name!r}; "
                                     f"known: {', '.join(sorted(INTEGRATIONS))}")

@@ -16,7 +16,7 @@ from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
-from engine.services import visibility
+from engine.services import processes, visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
@@ -82,7 +82,7 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
     data = audit.jsonable(data or {})
     with ctx.unit_of_work() as uow:
         version = latest_published(uow.session, process_id)
-        _check_starts_by_hand(ctx.process(version))
+        _check_may_start(actor, ctx.process(version))
         case, runtime, error = start_in(ctx, uow, actor, version, data)
         if runtime is None:
             uow.commit()
@@ -95,13 +95,19 @@ def start_case(ctx: EngineContext, actor: Actor, process_id: str, data: dict | N
     return view
 
 
-def _check_starts_by_hand(process: ParsedProcess) -> None:
-    """A process that begins only with a message is started by that message: started by hand,
-    its case would wait at its start event for ever."""
+def _check_may_start(actor: Actor, process: ParsedProcess) -> None:
+    """A process that begins only with a message or a timer is started by them: started by hand,
+    its case would wait at its start event for ever or skip its schedule. Any other process is
+    started by whom its version names (``startableBy``), and the refusal says who that is."""
     if not process.starts_by_hand:
         messages = ", ".join(sorted(c.message for c in process.message_catches.values() if c.is_start))
-        raise InvalidInput(f"{process.name} begins when another system sends message {messages}; it is not "
-                           "started by hand", {"process_id": [f"Starts by message: {messages}"]})
+        if messages:
+            raise InvalidInput(f"{process.name} begins when another system sends message {messages}; it is not "
+                               "started by hand", {"process_id": [f"Starts by message: {messages}"]})
+        raise InvalidInput(f"{process.name} begins on its timer's schedule; it is not started by hand",
+                           {"process_id": ["Starts on a schedule"]})
+    if not processes.may_start(actor, process):
+        raise Forbidden(f"{process.name} may be started only by {process.startable_by}")
 
 
 def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,

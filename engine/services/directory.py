@@ -1,4 +1,4 @@
-"""Departments of the procedure (PROCEDURE.md §3 and the distribution list) and the demo users."""
+"""Departments of the procedure (procedure/en.md §4 and the distribution list) and the demo users."""
 
 from __future__ import annotations
 

@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from engine.context import EngineContext
 from engine.data_limits import text_problem
-from engine.definitions import senders
+from engine.definitions import senders, starters
 from engine.definitions.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import Department, ProcessFile, ProcessVersion, Schedule
 from engine.sandbox.environment import SCRIPT_FAILURES
+from engine.services.actors import Actor
 from engine.time import schedules
 from engine.time.clock import utcnow
 
@@ -28,15 +29,29 @@ class ProcessSummary:
     published_at: str | None
     starts_by_hand: bool
     start_messages: list[str]
+    starts_on_timer: bool = False
+    startable_by: list[str] = field(default_factory=list)
+    may_start: bool | None = None
 
 
-def _summary(row: ProcessVersion, parsed: ParsedProcess) -> ProcessSummary:
+def may_start(actor: Actor, parsed: ParsedProcess) -> bool:
+    """Whether ``actor`` may start a case of the process by hand: it has a Start button at all,
+    and its ``startableBy`` (``engine.definitions.starters``) admits them. Auditors never start."""
+    if not parsed.starts_by_hand or (actor.is_auditor and not actor.departments):
+        return False
+    return parsed.startable_by.admits(actor)
+
+
+def _summary(row: ProcessVersion, parsed: ParsedProcess, actor: Actor | None = None) -> ProcessSummary:
     """What the start page and the API say of a version, including how its cases begin: a
-    process whose only start event catches a message is started by that message, not by hand."""
+    process whose only start events catch a message or wait for a timer is started by them, not
+    by hand; with an ``actor``, whether that caller may start it."""
     published = row.published_at.isoformat() if row.published_at else None
     messages = sorted(c.message for c in parsed.message_catches.values() if c.is_start)
+    starting = [str(rule) for rule in parsed.startable_by.rules] if parsed.starts_by_hand else []
     return ProcessSummary(row.process_id, row.name, row.version, row.content_hash, published,
-                          parsed.starts_by_hand, messages)
+                          parsed.starts_by_hand, messages, parsed.starts_on_timer, starting,
+                          None if actor is None else may_start(actor, parsed))
 
 
 def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSummary, bool]:
@@ -48,6 +63,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSu
     timer = _timer_start(ctx, parsed)
     with ctx.unit_of_work() as uow:
         _check_senders(uow, parsed)
+        _check_starters(uow, parsed)
         existing = uow.session.scalar(
             select(ProcessVersion).where(
                 ProcessVersion.process_id == bundle.process_id,
@@ -85,6 +101,15 @@ def _check_senders(uow, parsed: ParsedProcess) -> None:  # type: ignore[no-untyp
     for catch in parsed.message_catches.values():
         senders.check_known(catch.senders, departments,
                             f"{parsed.process_id}: bpmn:event id={catch.element_id!r} (message {catch.message!r})")
+
+
+def _check_starters(uow, parsed: ParsedProcess) -> None:  # type: ignore[no-untyped-def]
+    """Every department and integration the process's ``startableBy`` names must exist, so that a
+    typo does not leave the process startable by nobody. The default (start events' lanes) is
+    not checked: a lane may name a role such as ``responsible`` that is no department."""
+    if parsed.startable_by.declared:
+        senders.check_known(parsed.startable_by, set(uow.session.scalars(select(Department.id))),
+                            f"{parsed.process_id}: bpmn:process id={parsed.process_id!r}", starters.PROPERTY)
 
 
 def _timer_start(ctx: EngineContext, parsed: ParsedProcess) -> schedules.TimerStart | None:
@@ -153,11 +178,12 @@ def latest_versions_query():  # type: ignore[no-untyped-def]
     )
 
 
-def list_published(ctx: EngineContext) -> list[ProcessSummary]:
-    """The newest published version of every process, by name."""
+def list_published(ctx: EngineContext, actor: Actor | None = None) -> list[ProcessSummary]:
+    """The newest published version of every process, by name; with an ``actor``, each says
+    whether that caller may start it (``may_start``)."""
     with ctx.unit_of_work(readonly=True) as uow:
         rows = uow.session.scalars(latest_versions_query().order_by(ProcessVersion.name))
-        return [_summary(r, ctx.process(r)) for r in rows]
+        return [_summary(r, ctx.process(r), actor) for r in rows]
 
 
 def latest_published(session, process_id: str) -> ProcessVersion:  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ def test_the_backfill_finds_the_participants_the_services_recorded(ctx: EngineCo
     contain = open_task(ctx, quality.id, "Contain the problem")
     work_items.claim(ctx, actor(ctx, "qc1"), contain.id)
     complete(ctx, "qc1", quality.id, "Contain the problem", CONTAIN)
-    other = cases.start_case(ctx, actor(ctx, "tech1"), "after_sales_feedback", {})
+    other = cases.start_case(ctx, actor(ctx, "tech1"), "sample_trial", {})  # its first task is Sales's
     work_items.assign(ctx, actor(ctx, "sales1"), open_task(ctx, other.id).id, "sales2")
     recorded = _participants(ctx)
     ids = {name: actor(ctx, name).id for name in ("sales1", "sales2", "qc1", "tech1")}

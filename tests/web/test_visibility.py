@@ -152,10 +152,10 @@ def test_a_department_reads_a_case_once_a_task_reaches_it_and_keeps_reading_it(a
 def test_the_person_who_started_a_case_reads_it_though_no_department_of_theirs_has_a_task(
     api: ApiClient,
 ) -> None:
-    """tech1 starts an after-sales feedback case, whose tasks are all for Sales at first: the
-    Technical Section has no task in it, so tech1 reads it as the person who acted, and prod1
-    (who did not) does not."""
-    case = api.post("/cases", {"process": "after_sales_feedback"}, as_="tech1").json
+    """tech1 starts a sample trial (the Technical Section may), whose first task is for Sales:
+    the Technical Section has no task in it yet, so tech1 reads it as the person who acted, and
+    prod1 (who did not) does not."""
+    case = api.post("/cases", {"process": "sample_trial"}, as_="tech1").json
     assert {t["department"] for t in case["open_tasks"]} == {"sales"}
     assert api.get(f"/cases/{case['id']}", as_="tech1").status_code == 200
     assert case["id"] in _listed(api.get("/cases", as_="tech1").json)
@@ -169,8 +169,8 @@ def test_both_forms_of_the_case_list_condition_select_the_same_cases(
 ) -> None:
     """The case list reads a page through the party index for readers of few cases and walks the
     list for readers of many (visibility.FEW_CASES): either way, the same cases in the same order."""
-    cases.start_case(ctx, actor(ctx, "tech1"), "after_sales_feedback", {})
-    cases.start_case(ctx, actor(ctx, "centre1"), "after_sales_feedback", {})
+    cases.start_case(ctx, actor(ctx, "tech1"), "sample_trial", {})  # first task: Sales's
+    cases.start_case(ctx, actor(ctx, "qc1"), "capa", {})  # first task: Sales's
     who = actor(ctx, user)
     ordered = select(Case.id).order_by(Case.created_at.desc(), Case.id.desc())
     with ctx.unit_of_work(readonly=True) as uow:
@@ -178,4 +178,4 @@ def test_both_forms_of_the_case_list_condition_select_the_same_cases(
         many = list(uow.session.scalars(visibility.restrict(ordered, who, readable=visibility.FEW_CASES + 1)))
     assert few == many
     assert (sales_case.id in few) is (user in READERS)
-    assert len(few) == (3 if user in READERS - {"qc1"} else 1 if user in {"qc1", "tech1", "centre1"} else 0)
+    assert len(few) == (3 if user in READERS - {"qc1"} else {"qc1": 2, "tech1": 1}.get(user, 0))

@@ -80,8 +80,8 @@ def openapi():  # type: ignore[no-untyped-def]
 
 @bp.get("/processes")
 def list_processes():  # type: ignore[no-untyped-def]
-    """Published processes that can be started."""
-    return jsonify([to_json(p) for p in processes.list_published(engine())])
+    """Published processes, each saying whether the caller may start it (``may_start``)."""
+    return jsonify([to_json(p) for p in processes.list_published(engine(), g.actor)])
 
 
 @bp.post("/cases")

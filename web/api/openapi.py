@@ -73,7 +73,11 @@ SCHEMAS: dict[str, Any] = {
     "Process": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
         "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]},
-        "starts_by_hand": {"type": "boolean", "description": "false: only a message starts its cases"},
+        "starts_by_hand": {"type": "boolean", "description": "false: only a timer or a message starts its cases"},
+        "starts_on_timer": {"type": "boolean", "description": "a timer start event begins cases on its schedule"},
+        "startable_by": {"type": "array", "items": {"type": "string"},
+                         "description": "who may start it by hand (department:ID, role:NAME, integration:NAME)"},
+        "may_start": {"type": "boolean", "description": "whether the caller may start it (POST /cases)"},
         "start_messages": {"type": "array", "items": {"type": "string"},
                            "description": "messages that start a case (POST /messages/{name})"}}},
     "Form": {"type": ["object", "null"], "properties": {

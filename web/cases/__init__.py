@@ -207,8 +207,11 @@ def print_record(case_id: int, seq: int) -> ResponseReturnValue:
 @bp.get("/start")
 @login_required
 def start_page() -> ResponseReturnValue:
-    """The published processes, each with a button that starts a case."""
-    return render_template("cases/start.html", processes=processes.list_published(engine()))
+    """The published processes the user may start, each with a button that starts a case, and
+    apart, without a button, those that only a timer or another system's message begins."""
+    listed = processes.list_published(engine(), actor())
+    return render_template("cases/start.html", processes=[p for p in listed if p.may_start],
+                           automatic=[p for p in listed if not p.starts_by_hand])
 
 
 @bp.post("/start/<process_id>")
