@@ -97,6 +97,7 @@ class ParsedProcess:
     starts_by_hand: bool = True
     starts_on_timer: bool = False
     startable_by: senders.AllowedSenders = field(default_factory=lambda: starters.default(()))
+    name_zh: str = ""
 
     def message_start(self, message: str) -> MessageCatchInfo | None:
         """The top-level start event that begins a case when ``message`` arrives, if any."""
@@ -221,6 +222,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
     """Parse and check every file of a bundle; errors name the file and the element."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
     startable_by: str | None = None
+    name_zh = ""
     try:
         for path, text in sorted(bundle.files.items()):
             if not path.startswith(WORKFLOW_PREFIX):
@@ -234,6 +236,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
                 check_operations(root, path)
                 found = bpmn_xml.process_property(root, bundle.process_id, starters.PROPERTY)
                 startable_by = startable_by if found is None else found
+                name_zh = bpmn_xml.process_property(root, bundle.process_id, NAME_ZH) or name_zh
                 parser.add_bpmn_xml(root, filename=path)
         spec = parser.get_spec(bundle.process_id)
         subprocess_specs = parser.get_subprocess_specs(bundle.process_id)
@@ -255,6 +258,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
         starts_by_hand=bool(_start_events(spec, NoneEventDefinition)),
         starts_on_timer=bool(_start_events(spec, TimerEventDefinition)),
         startable_by=_startable_by(spec, startable_by),
+        name_zh=name_zh,
     )
 
 

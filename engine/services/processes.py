@@ -32,6 +32,7 @@ class ProcessSummary:
     starts_on_timer: bool = False
     startable_by: list[str] = field(default_factory=list)
     may_start: bool | None = None
+    name_zh: str = ""
 
 
 def may_start(actor: Actor, parsed: ParsedProcess) -> bool:
@@ -51,7 +52,7 @@ def _summary(row: ProcessVersion, parsed: ParsedProcess, actor: Actor | None = N
     starting = [str(rule) for rule in parsed.startable_by.rules] if parsed.starts_by_hand else []
     return ProcessSummary(row.process_id, row.name, row.version, row.content_hash, published,
                           parsed.starts_by_hand, messages, parsed.starts_on_timer, starting,
-                          None if actor is None else may_start(actor, parsed))
+                          None if actor is None else may_start(actor, parsed), parsed.name_zh)
 
 
 def publish_bundle(ctx: EngineContext, bundle: ProcessBundle) -> tuple[ProcessSummary, bool]:

@@ -60,3 +60,17 @@ def test_the_api_serves_both_names_of_a_task(api, ctx):
     case = start(ctx)
     [task] = api.get(f"/cases/{case.id}", as_="sales1").json["open_tasks"]
     assert (task["title"], task["title_zh"]) == (FIRST_TASK, FIRST_TASK_ZH)
+
+
+def test_every_process_of_workflows_has_a_chinese_name_shown_on_the_start_page_in_chinese(app, ctx):
+    names = {b.process_id: parse_bundle(b).name_zh for b in bundles_from_directory(ROOT / "workflows", ROOT / "forms")}
+    assert all(names.values()), [p for p, zh in names.items() if not zh]
+    sales = login(app, "sales1")
+    sales.post("/language", data={"locale": "zh", "next": "/start"})
+    try:
+        page = sales.get("/start").text
+        assert names["after_sales_feedback"] in page and "After-sales feedback</h2>" not in page
+        assert names["after_sales_feedback"] in sales.get("/cases").text  # the process filter
+    finally:
+        set_locale(ctx, actor(ctx, "sales1"), "en")
+    assert "After-sales feedback</h2>" in sales.get("/start").text

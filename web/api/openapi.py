@@ -72,6 +72,7 @@ SCHEMAS: dict[str, Any] = {
         "version": {"type": "integer"}, "open_cases": {"type": "integer"}}},
     "Process": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
+        "name_zh": {"type": "string", "description": "the name in Chinese, when the process gives one"},
         "content_hash": {"type": "string"}, "published_at": {"type": ["string", "null"]},
         "starts_by_hand": {"type": "boolean", "description": "false: only a timer or a message starts its cases"},
         "starts_on_timer": {"type": "boolean", "description": "a timer start event begins cases on its schedule"},
