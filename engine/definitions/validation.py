@@ -88,6 +88,14 @@ class _Findings:
         self.items.append(Problem(element_id, path, severity, message))
 
 
+def _flow_element(node: etree._Element) -> etree._Element:
+    """The element a diagram shows: an event rather than its (timer, message…) definition."""
+    parent = node.getparent()
+    if _local(node).endswith("EventDefinition") and parent is not None:
+        return parent
+    return node
+
+
 def _containers(root: etree._Element) -> Iterator[etree._Element]:
     yield from root.iterfind(".//bpmn:process", NS)
     for tag in ("subProcess", "transaction"):
@@ -258,7 +266,7 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
         if path in dmn_paths:
             continue
         for node, message in [*expression_problems(root), *operation_problems(root)]:
-            found.add(ERROR, path, owner(node), message)
+            found.add(ERROR, path, _flow_element(owner(node)), message)
         _check_references(root, path, files, process_ids, decision_ids, found)
         for container in _containers(root):
             _lint_container(container, path, found)
