@@ -39,6 +39,12 @@ def bpmn(flow: str = FLOW, lane: str = "qc", name: str = "Model demo", extra_lan
 """
 
 
+BROKEN_CONDITION = bpmn().replace(
+    '<bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Task_Check" />',
+    '<bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Task_Check">'
+    '<bpmn:conditionExpression>result ==== 1</bpmn:conditionExpression></bpmn:sequenceFlow>')
+
+
 def files(changes: dict[str, str | None] | None = None) -> dict[str, str]:
     """The good bundle's files (path -> text), with ``changes`` by path (None drops a file)."""
     result = {"workflows/model_demo.bpmn": bpmn(), "forms/demo-check.schema.json": json.dumps(SCHEMA)}

@@ -265,8 +265,9 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
     for path, root in roots.items():
         if path in dmn_paths:
             continue
-        for node, message in [*expression_problems(root), *operation_problems(root)]:
-            found.add(ERROR, path, _flow_element(owner(node)), message)
+        for node, reason in [*expression_problems(root), *operation_problems(root)]:
+            element = _flow_element(owner(node))
+            found.add(ERROR, path, element, f"{describe(element)} (line {node.sourceline}): {reason}")
         _check_references(root, path, files, process_ids, decision_ids, found)
         for container in _containers(root):
             _lint_container(container, path, found)

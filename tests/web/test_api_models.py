@@ -12,13 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.persistence.models import Case, OutboxMessage, ProcessVersion
-from tests.model_bundles import PROCESS_ID, SCHEMA, bpmn, files, unzipped, zipped
+from tests.model_bundles import BROKEN_CONDITION, PROCESS_ID, SCHEMA, bpmn, files, unzipped, zipped
 
 BPMN_PATH = "workflows/model_demo.bpmn"
-BROKEN_SCRIPT = bpmn().replace(
-    '<bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Task_Check" />',
-    '<bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Task_Check">'
-    '<bpmn:conditionExpression>result ==== 1</bpmn:conditionExpression></bpmn:sequenceFlow>')
 
 
 def upload(api, bundle: bytes, as_: str = "owner1", note: str = "First issue"):  # type: ignore[no-untyped-def]
@@ -89,7 +85,7 @@ def test_the_document_control_path_from_upload_to_a_case_on_the_new_version(api,
 
 
 def test_an_upload_lists_problems_with_element_ids(api) -> None:  # type: ignore[no-untyped-def]
-    response = upload(api, zipped(files({BPMN_PATH: BROKEN_SCRIPT})))
+    response = upload(api, zipped(files({BPMN_PATH: BROKEN_CONDITION})))
     assert response.status_code == 201
     problems = response.json["problems"]
     assert [(p["element_id"], p["file"], p["severity"]) for p in problems] == [("f1", BPMN_PATH, "error")]
