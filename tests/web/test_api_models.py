@@ -206,3 +206,19 @@ def test_export_round_trip(api) -> None:  # type: ignore[no-untyped-def]
     sign_through(api, draft["id"], until="submit")
     duplicate = api.post(f"/models/{again['id']}/submit", {}, as_="owner1")
     assert duplicate.status_code == 409 and duplicate.json["details"]["same_as"] == draft["id"]
+
+
+def test_a_draft_never_starts_a_case_and_a_bundle_above_the_json_limit_uploads(api) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import os
+
+    draft = upload(api, zipped(files())).json
+    assert api.post("/cases", {"process": PROCESS_ID}, as_="qc1").status_code == 404
+    sign_through(api, draft["id"], until="approve")
+    assert api.post("/cases", {"process": PROCESS_ID}, as_="qc1").status_code == 404  # approved is not in force
+    padding = {f"forms/pad{i}.schema.json": json.dumps({"type": "object", "description": base64.b64encode(
+        os.urandom(600 * 1024)).decode()}) for i in range(3)}
+    large = zipped(files(padding))
+    assert len(large) > 1024 * 1024  # beyond the request limit of the JSON API (max_body_bytes)
+    response = upload(api, large)
+    assert response.status_code == 201 and len(response.json["files"]) == 5
