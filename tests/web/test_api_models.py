@@ -184,6 +184,8 @@ def test_hostile_bundles_are_refused(api) -> None:  # type: ignore[no-untyped-de
     climbing = zipped({**files(), "../../etc/x.bpmn": bpmn()})
     assert "inside the bundle" in upload(api, climbing).json["details"]["bundle"]
     assert upload(api, b"not a zip").status_code == 422
+    quoted = zipped({**files(), 'forms/a"b\r\nX: y.schema.json': json.dumps(SCHEMA)})
+    assert "only letters, digits" in upload(api, quoted).json["details"]["bundle"]
     dtd = bpmn().replace('<?xml version="1.0" encoding="UTF-8"?>', '<!DOCTYPE x [<!ENTITY e "boom">]>')
     refused = upload(api, zipped(files({BPMN_PATH: dtd})))
     assert refused.status_code == 422
