@@ -42,6 +42,7 @@ class CaseView:
     updated_at: datetime
     completed_at: datetime | None
     open_tasks: list[WorkItemView] = field(default_factory=list)
+    process_name_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> Case
         customer=case.customer, customer_code=case.customer_record.code if case.customer_record else None,
         status=case.status, outcome=case.outcome, error=case.error,
         data=case.data or {}, created_at=case.created_at, updated_at=case.updated_at,
-        completed_at=case.completed_at, open_tasks=open_tasks or [],
+        completed_at=case.completed_at, open_tasks=open_tasks or [], process_name_zh=case.version.name_zh or "",
     )
 
 

@@ -63,6 +63,7 @@ class CaseLink:
     process_name: str
     status: str
     created_at: datetime
+    process_name_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,8 @@ def customer_card(ctx: EngineContext, actor: Actor, code: str) -> CustomerCard:
         return CustomerCard(
             customer=_for_reader(_view(row), actor),
             changes=[ChangeView(c.at, c.actor, c.case_id, c.before, c.after) for c in changes],
-            cases=[CaseLink(c.id, c.title, c.version.name, c.status, c.created_at) for c in cases],
+            cases=[CaseLink(c.id, c.title, c.version.name, c.status, c.created_at, c.version.name_zh or "")
+                   for c in cases],
         )
 
 

@@ -442,7 +442,7 @@ def publish(ctx: EngineContext, actor: Actor, model_id: int, note: str = "") -> 
         _blocking(row, "published")
         processes.check_senders(uow, parsed)
         processes.check_starters(uow, parsed)
-        processes.put_in_force(uow, row, timer)
+        processes.put_in_force(uow, row, timer, parsed)
         _sign(row, PUBLISHED, actor, comment)
         queue_version_published(uow, ctx.settings.mail, row)
         return _commit_view(uow, row)

@@ -94,7 +94,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle, source_files: str 
             files=[ProcessFile(path=p, content=c) for p, c in sorted(bundle.files.items())],
         )
         uow.session.add(row)
-        put_in_force(uow, row, timer)
+        put_in_force(uow, row, timer, parsed)
         uow.session.add(VersionSignoff(version=row, step="imported", actor=IMPORTED_BY, display_name=IMPORTED_BY,
                                        at=row.published_at, comment=files))
         uow.commit()
@@ -107,10 +107,13 @@ def next_version_number(uow, process_id: str) -> int:  # type: ignore[no-untyped
     return (latest or 0) + 1
 
 
-def put_in_force(uow, row: ProcessVersion, timer: schedules.TimerStart | None) -> None:  # type: ignore[no-untyped-def]
+def put_in_force(uow, row: ProcessVersion, timer: schedules.TimerStart | None,  # type: ignore[no-untyped-def]
+                 parsed: ParsedProcess) -> None:
     """Make ``row`` the one published version of its process: the one before is superseded
-    (its running cases stay on it), the label is the next of the revision record (A0, A1, …)
-    and the schedule follows the new version's timer start."""
+    (its running cases stay on it), the label is the next of the revision record (A0, A1, …),
+    the name in Chinese is kept for the pages that list cases, and the schedule follows the new
+    version's timer start."""
+    row.name_zh = parsed.name_zh[:200]
     uow.session.flush()
     in_force = uow.session.scalars(select(ProcessVersion).where(
         ProcessVersion.process_id == row.process_id, ProcessVersion.status == "published").with_for_update())

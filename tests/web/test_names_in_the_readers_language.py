@@ -71,6 +71,10 @@ def test_every_process_of_workflows_has_a_chinese_name_shown_on_the_start_page_i
         page = sales.get("/start").text
         assert names["after_sales_feedback"] in page and "After-sales feedback</h2>" not in page
         assert names["after_sales_feedback"] in sales.get("/cases").text  # the process filter
+        case = start(ctx)
+        listing = sales.get("/cases").text
+        assert f'{names["after_sales_feedback"]} <span class="muted">v' in listing  # the case's process
+        assert names["after_sales_feedback"] in sales.get(f"/cases/{case.id}").text
     finally:
         set_locale(ctx, actor(ctx, "sales1"), "en")
     assert "After-sales feedback</h2>" in sales.get("/start").text

@@ -96,6 +96,7 @@ SCHEMAS: dict[str, Any] = {
         "created_at": {"type": "string"}}},
     "Case": {"type": "object", "properties": {
         "id": {"type": "integer"}, "process_id": {"type": "string"}, "process_name": {"type": "string"},
+        "process_name_zh": {"type": "string"},
         "version": {"type": "integer"}, "version_hash": {"type": "string"}, "title": {"type": "string"},
         "customer": {"type": "string"}, "customer_code": {"type": ["string", "null"]},
         "status": {"enum": ["running", "completed", "error"]},
