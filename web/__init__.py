@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.inbox import bp as inbox_bp
     from web.procedure import bp as procedure_bp
     from web.tasks import bp as tasks_bp
+    from web.vendor import bp as vendor_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
@@ -76,5 +77,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(customers_bp)
     app.register_blueprint(procedure_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(vendor_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
