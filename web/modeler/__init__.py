@@ -1,0 +1,71 @@
+"""The BPMN modeler of a draft model (GET /models/<id>/edit) and the save of one of its files
+(POST /models/<id>/files, JSON {path, content} -> {problems}).
+
+The pages of models themselves (/models, /models/<id>) are the models blueprint's; this one only
+edits. Saving answers JSON in every case, errors included, since the modeler's script reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.exceptions import BadRequest
+
+from engine.errors import InvalidInput, NotFound, ServiceFlowError
+from engine.services import models
+from engine.services.departments import list_departments
+from web.api.json_body import json_object
+from web.context import actor, engine
+from web.errors import json_error, status_of
+from web.i18n import current_locale
+
+bp = Blueprint("modeler", __name__)
+
+FORM_SUFFIXES = (".schema.json", ".uischema.json")
+
+
+def problem_dicts(problems: Any) -> list[dict[str, str | None]]:
+    """A model's problems ((element_id, file, severity, message) tuples) as the scripts read them."""
+    return [{"element_id": p[0], "file": p[1], "severity": p[2], "message": p[3]} for p in problems]
+
+
+@bp.get("/models/<int:model_id>/edit")
+@login_required
+def edit(model_id: int) -> ResponseReturnValue:
+    """One BPMN file of a model (``?file=``, else its first) in the modeler."""
+    view = models.get_model(engine(), actor(), model_id)
+    bpmn_files = sorted(path for path in view.files if path.endswith(".bpmn"))
+    path = request.args.get("file") or (bpmn_files[0] if bpmn_files else "")
+    if path not in bpmn_files:
+        raise NotFound(_("The model has no diagram %(path)s.", path=path))
+    return render_template(
+        "modeler/editor.html", model_id=model_id, path=path, content=view.files[path], bpmn_files=bpmn_files,
+        form_files=sorted(p for p in view.files if p.endswith(FORM_SUFFIXES)),
+        problems=problem_dicts(view.problems), departments=list_departments(engine(), current_locale()),
+        save_url=url_for("modeler.save_file", model_id=model_id),
+        back_url=url_for("models.detail", model_id=model_id), back_label=_("Back to the model"),
+    )
+
+
+@bp.post("/models/<int:model_id>/files")
+@login_required
+def save_file(model_id: int) -> ResponseReturnValue:
+    """Replace one file of a draft; answers the model's validation problems after the change."""
+    try:
+        body = json_object(engine().settings.data_limits)
+        path, content = body.get("path"), body.get("content")
+        for field, value in (("path", path), ("content", content)):
+            if not isinstance(value, str) or not value:
+                raise InvalidInput(_("%(field)s must be a non-empty string.", field=field),
+                                   {field: [_("Must be a non-empty string.")]})
+        view = models.save_file(engine(), actor(), model_id, path, content)
+    except ServiceFlowError as exc:
+        return json_error(exc.message, status_of(exc), exc.details)
+    except BadRequest as exc:  # malformed JSON: the script shows the message, not an HTML page
+        return json_error(exc.description or exc.name, 400)
+    response: Response = jsonify({"problems": problem_dicts(view.problems)})
+    return response
