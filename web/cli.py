@@ -24,6 +24,9 @@ def _setup(args: argparse.Namespace) -> int:
         print(f"added demo users: {', '.join(report.users_added)} (password: demo)")
     if report.customers_added:
         print(f"added demo customers: {', '.join(report.customers_added)}")
+    for problem in report.problems:
+        if not problem.blocks:
+            print(f"warning: {problem.file}: {problem.message}")
     for path, message in report.failed:
         reason = " ".join(message.removeprefix(f"{path}: ").split())  # one line per file
         print(f"serviceflow: not published: {path}: {reason}", file=sys.stderr)

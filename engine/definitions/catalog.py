@@ -30,6 +30,7 @@ from engine.spiff.held_events import messages_held, races, timers_held
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
+DECISION_TESTS_SUFFIX = ".tests.json"  # beside a DMN file: its decision tests (engine.definitions.decision_tests)
 UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")  # byte-order marks, or "<" in UTF-16
 
 
@@ -205,7 +206,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
         for path, text in sorted(bundle.files.items()):
-            if not path.startswith(WORKFLOW_PREFIX):
+            if not path.startswith(WORKFLOW_PREFIX) or path.endswith(DECISION_TESTS_SUFFIX):
                 continue
             root = bpmn_xml.parse_xml(text, path)
             if bpmn_xml.is_dmn(root):
@@ -299,7 +300,18 @@ def _index_directory(workflows_dir: Path, scan: DirectoryScan) -> tuple[dict, di
             decision_files.update({d: key for d in bpmn_xml.decision_ids(root)})
         else:
             process_files.update({pid: key for pid, _, _ in bpmn_xml.process_ids(root)})
+    for path in sorted(workflows_dir.glob("*" + DECISION_TESTS_SUFFIX)):
+        key = WORKFLOW_PREFIX + path.name
+        try:
+            texts[key] = read_definition_text(path, key)
+        except InvalidDefinition as exc:
+            scan.failures.append((key, exc.message))
     return texts, process_files, decision_files
+
+
+def decision_tests_key(dmn_key: str) -> str:
+    """Where a DMN file's decision tests are: ``workflows/x.dmn`` -> ``workflows/x.tests.json``."""
+    return dmn_key.removesuffix(".dmn") + DECISION_TESTS_SUFFIX
 
 
 def _closure(start: str, texts: dict, process_files: dict, decision_files: dict) -> tuple[set, set]:
@@ -327,6 +339,7 @@ def _bundle(key: str, process_id: str, name: str, texts: dict, process_files: di
             forms_dir: Path) -> ProcessBundle:
     needed, forms = _closure(key, texts, process_files, decision_files)
     files = {k: texts[k] for k in needed}
+    files.update({t: texts[t] for k in needed if k.endswith(".dmn") and (t := decision_tests_key(k)) in texts})
     for form in forms:
         form_path = forms_dir / form
         if not form_path.exists():

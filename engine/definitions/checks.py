@@ -58,22 +58,38 @@ def _describe(node: etree._Element) -> str:
     return f"bpmn:{kind} id={owner.get('id')!r}{name} (line {node.sourceline})"
 
 
-def check_operations(root: etree._Element, filename: str) -> None:
-    """Raise InvalidDefinition for a service task naming an operation the engine does not offer."""
+def owner(node: etree._Element) -> etree._Element:
+    """The flow element an expression or operator belongs to (its problems are shown there)."""
+    return _owner(node)
+
+
+def operation_problems(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
+    """(node, message) for every service task naming an operation the engine does not offer."""
     for node in root.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
         if node.get("id") not in OPERATIONS:
-            raise InvalidDefinition(
-                f"{filename}: {_describe(node)}: unknown service operation {node.get('id')!r}; "
-                f"known: {', '.join(sorted(OPERATIONS))}"
-            )
+            yield node, (f"{_describe(node)}: unknown service operation {node.get('id')!r}; "
+                         f"known: {', '.join(sorted(OPERATIONS))}")
 
 
-def check_expressions(root: etree._Element, filename: str) -> None:
-    """Raise InvalidDefinition for the first expression or script the sandbox would refuse."""
+def expression_problems(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
+    """(node, message) for every expression or script the sandbox would refuse, so that a
+    process owner sees them all at once (validation) rather than one per attempt."""
     for node, source, mode in _sources(root):
         if not source.strip():
             continue
         try:
             check_source(source, mode)
         except ScriptError as exc:
-            raise InvalidDefinition(f"{filename}: {_describe(node)}: {exc.message}") from exc
+            yield node, f"{_describe(node)}: {exc.message}"
+
+
+def check_operations(root: etree._Element, filename: str) -> None:
+    """Raise InvalidDefinition for a service task naming an operation the engine does not offer."""
+    for _, message in operation_problems(root):
+        raise InvalidDefinition(f"{filename}: {message}")
+
+
+def check_expressions(root: etree._Element, filename: str) -> None:
+    """Raise InvalidDefinition for the first expression or script the sandbox would refuse."""
+    for _, message in expression_problems(root):
+        raise InvalidDefinition(f"{filename}: {message}")

@@ -114,7 +114,11 @@ class SignInThrottle(Base):
 
 
 class ProcessVersion(Base):
-    """An immutable bundle of process files; cases pin one by id and hash."""
+    """A bundle of process files under document control (engine/services/models.py): a draft's
+    files change until it is submitted, then they are immutable; only the one ``published``
+    version of a process starts new cases, and cases pin theirs by id and hash. A draft's
+    ``content_hash`` is a unique placeholder until it is submitted, so that a draft copied from a
+    version does not collide with it and is never taken for a version that runs."""
 
     __tablename__ = "process_versions"
     __table_args__ = (
@@ -130,9 +134,18 @@ class ProcessVersion(Base):
     status: Mapped[str] = mapped_column(String(20), default="published")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    label: Mapped[str] = mapped_column(String(20), default="", server_default="")  # A0, A1, …
+    change_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    distribution: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # department ids
+    source: Mapped[str] = mapped_column(String(20), default="imported", server_default="imported")
+    created_by: Mapped[str] = mapped_column(String(80), default="setup", server_default="setup")
+    problems: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # as last validated
 
     files: Mapped[list[ProcessFile]] = relationship(
         back_populates="version", cascade="all, delete-orphan", lazy="select"
+    )
+    signoffs: Mapped[list[VersionSignoff]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", lazy="select", order_by="VersionSignoff.id"
     )
 
 
@@ -144,6 +157,23 @@ class ProcessFile(Base):
     content: Mapped[str] = mapped_column(Text)
 
     version: Mapped[ProcessVersion] = relationship(back_populates="files")
+
+
+class VersionSignoff(Base):
+    """One signed step of a version's document control (prepared, submitted, reviewed, approved,
+    published, rejected, imported): who, when, and their comment."""
+
+    __tablename__ = "version_signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(80))
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    version: Mapped[ProcessVersion] = relationship(back_populates="signoffs")
 
 
 class Customer(Base):

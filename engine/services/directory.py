@@ -34,6 +34,7 @@ DEMO_USERS: list[tuple[str, str, list[str], dict[str, bool]]] = [
     ("tech1", "Technical One", ["tech"], {}),
     ("prod1", "Production One", ["production"], {}),
     ("gm1", "General Manager", ["management"], {}),
+    ("reviewer1", "Quality Assurance Reviewer", ["qa"], {}),
     ("centre1", "Service Centre One", ["service_centre"], {}),
     ("owner1", "Process Owner", [], {"is_process_owner": True}),
     ("auditor1", "Auditor", [], {"is_auditor": True}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.context import EngineContext
+from engine.definitions.validation import Problem
 from engine.persistence import schema
 from engine.services.directory import ensure_departments, seed_demo_customers, seed_demo_users
 from engine.services.processes import ProcessSummary, publish_directory
@@ -18,6 +19,7 @@ class SetupReport:
     users_added: list[str] = field(default_factory=list)
     customers_added: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, why it was not published)
+    problems: list[Problem] = field(default_factory=list)  # validation of what workflows/ holds
 
 
 def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
@@ -29,6 +31,7 @@ def setup(ctx: EngineContext, demo: bool = False) -> SetupReport:
     for summary, created in publication.published:
         (report.published if created else report.unchanged).append(summary)
     report.failed = publication.failures
+    report.problems = publication.problems
     if demo:
         report.users_added = seed_demo_users(ctx)
         report.customers_added = seed_demo_customers(ctx)
