@@ -7,7 +7,8 @@ edits. Saving answers JSON in every case, errors included, since the modeler's s
 
 from __future__ import annotations
 
-from typing import Any
+import posixpath
+from collections.abc import Iterable
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -15,7 +16,8 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import BadRequest
 
-from engine.errors import InvalidInput, NotFound, ServiceFlowError
+from engine.definitions.validation import Problem
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceFlowError
 from engine.services import models
 from engine.services.departments import list_departments
 from web.api.json_body import json_object
@@ -28,26 +30,35 @@ bp = Blueprint("modeler", __name__)
 FORM_SUFFIXES = (".schema.json", ".uischema.json")
 
 
-def problem_dicts(problems: Any) -> list[dict[str, str | None]]:
-    """A model's problems ((element_id, file, severity, message) tuples) as the scripts read them."""
-    return [{"element_id": p[0], "file": p[1], "severity": p[2], "message": p[3]} for p in problems]
+def problem_dicts(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    """A model's problems as the scripts read them (the API's shape)."""
+    return [{"element_id": p.element_id, "file": p.file, "severity": p.severity, "message": p.message}
+            for p in problems]
 
 
 @bp.get("/models/<int:model_id>/edit")
 @login_required
 def edit(model_id: int) -> ResponseReturnValue:
-    """One BPMN file of a model (``?file=``, else its first) in the modeler."""
-    view = models.get_model(engine(), actor(), model_id)
+    """One BPMN file of a draft (``?file=``, else its first) in the modeler. Only a process owner
+    edits, and only a draft: anything else would fail at the first save, after the work is done."""
+    who = actor()
+    if not models.may_prepare(who):
+        raise Forbidden(_("Only a process owner may edit process models."))
+    view = models.get_model(engine(), who, model_id)
+    if view.status != models.DRAFT:
+        raise Conflict(_("Version %(label)s is %(status)s: only a draft can be edited.",
+                         label=view.label, status=view.status))
     bpmn_files = sorted(path for path in view.files if path.endswith(".bpmn"))
     path = request.args.get("file") or (bpmn_files[0] if bpmn_files else "")
     if path not in bpmn_files:
         raise NotFound(_("The model has no diagram %(path)s.", path=path))
     return render_template(
         "modeler/editor.html", model_id=model_id, path=path, content=view.files[path], bpmn_files=bpmn_files,
-        form_files=sorted(p for p in view.files if p.endswith(FORM_SUFFIXES)),
+        # a user task names its form by file name; the bundle keeps forms under forms/
+        form_files=sorted(posixpath.basename(p) for p in view.files if p.endswith(FORM_SUFFIXES)),
         problems=problem_dicts(view.problems), departments=list_departments(engine(), current_locale()),
         save_url=url_for("modeler.save_file", model_id=model_id),
-        back_url=url_for("models.detail", model_id=model_id), back_label=_("Back to the model"),
+        back_url=f"/models/{model_id}", back_label=_("Back to the model"),
     )
 
 
