@@ -9,12 +9,13 @@
     if (!window.BpmnJS) {
       return;
     }
+    var xml = root.querySelector(".diagram-source").value;
     var viewer = new window.BpmnJS({
       container: root.querySelector(".diagram-canvas"),
-      moddleExtensions: window.ServiceFlowModdle ? { spiffworkflow: window.ServiceFlowModdle } : {},
+      moddleExtensions: { spiffworkflow: window.ServiceFlowModdle.forXml(xml) },
     });
     var file = root.getAttribute("data-path");
-    viewer.importXML(root.querySelector(".diagram-source").value).then(function () {
+    viewer.importXML(xml).then(function () {
       viewer.get("canvas").zoom("fit-viewport");
       var problems = JSON.parse(root.getAttribute("data-problems") || "[]");
       window.ServiceFlowProblems.show(viewer, problems, file, root.querySelector(".diagram-problems"));

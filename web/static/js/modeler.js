@@ -19,9 +19,10 @@
   var status = document.getElementById("modeler-status");
   var problemList = document.getElementById("modeler-problems");
   var file = root.getAttribute("data-path");
+  var source = document.getElementById("modeler-source");
   var modeler = new window.BpmnJS({
     container: document.getElementById("modeler-canvas"),
-    moddleExtensions: { spiffworkflow: window.ServiceFlowModdle },
+    moddleExtensions: { spiffworkflow: window.ServiceFlowModdle.forXml(source.value) },
   });
   var modeling = modeler.get("modeling");
   var moddle = modeler.get("moddle");
@@ -343,8 +344,8 @@
 
   document.getElementById("modeler-save").addEventListener("click", save);
 
-  var source = document.getElementById("modeler-source");
-  modeler.importXML(source.value).then(function () {
+  modeler.importXML(source.value).then(function (result) {
+    window.ServiceFlowModdle.keepUnresolvedReferences(moddle, result.warnings);
     modeler.get("canvas").zoom("fit-viewport");
     var initial = JSON.parse(root.getAttribute("data-problems") || "[]");
     window.ServiceFlowProblems.show(modeler, initial, file, problemList);
