@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, expect
 
 from engine.context import EngineContext
 from engine.services import models
@@ -23,18 +23,25 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 REVIEW = "workflows/customer_review_yearly.bpmn"
+VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|apply|load|frame)", re.I)
 
 
 @pytest.fixture
 def local_only(page: Page, live_server: LiveServer) -> Iterator[list[str]]:
-    """Every request the page makes to anywhere but the app; the test fails if there is one."""
+    """Every request the page makes to anywhere but the app, and every script or style the
+    Content-Security-Policy blocked (bpmn-js must work under it); the test fails on either."""
     outside: list[str] = []
 
     def on_request(request: Request) -> None:
         if not request.url.startswith((live_server.url, "data:", "blob:", "about:")):
             outside.append(request.url)
 
+    def on_console(message: ConsoleMessage) -> None:
+        if VIOLATION.search(message.text):
+            outside.append(f"CSP: {message.text}")
+
     page.on("request", on_request)
+    page.on("console", on_console)
     yield outside
     assert outside == []
 
