@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from engine.context import build_context
 from engine.errors import ServiceFlowError
@@ -84,6 +85,27 @@ def _service_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_import(args: argparse.Namespace) -> int:
+    """A bundle as a new draft, as the API's POST /models: prints its id and every problem;
+    exit status 1 when it has errors (it cannot be submitted until they are fixed)."""
+    from engine.errors import InvalidDefinition
+    from engine.services.models import import_bundle
+    from engine.services.users import find_actor
+
+    ctx = build_context()
+    try:
+        view = import_bundle(ctx, find_actor(ctx, args.as_user), args.zip.read_bytes(), args.note)
+    except InvalidDefinition as exc:
+        print(f"serviceflow: {exc.message}", file=sys.stderr)
+        for problem in (exc.details or {}).get("problems", []):
+            print(f"error: {problem['file']}: {problem['message']}", file=sys.stderr)
+        return 1
+    print(f"draft {view.id} of {view.process_id}")
+    for problem in view.problems:
+        print(f"{problem.severity}: {problem.file}: {problem.message}")
+    return 1 if view.has_errors else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
                                 "(allowedSenders integration:NAME), e.g. centre_system, customer_portal")
     create_account.add_argument("--display-name", default="")
     create_account.set_defaults(func=_service_account)
+    models = sub.add_parser("models", help="process models under document control")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    import_model = models_sub.add_parser("import", help="upload a bundle (zip) as a new draft")
+    import_model.add_argument("zip", type=Path)
+    import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
+    import_model.add_argument("--note", default="", help="the change note")
+    import_model.set_defaults(func=_models_import)
     return parser
 
 

@@ -64,15 +64,14 @@ def owner(node: etree._Element) -> etree._Element:
 
 
 def operation_problems(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
-    """(node, message) for every service task naming an operation the engine does not offer."""
+    """(node, reason) for every service task naming an operation the engine does not offer."""
     for node in root.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
         if node.get("id") not in OPERATIONS:
-            yield node, (f"{_describe(node)}: unknown service operation {node.get('id')!r}; "
-                         f"known: {', '.join(sorted(OPERATIONS))}")
+            yield node, f"unknown service operation {node.get('id')!r}; known: {', '.join(sorted(OPERATIONS))}"
 
 
 def expression_problems(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
-    """(node, message) for every expression or script the sandbox would refuse, so that a
+    """(node, reason) for every expression or script the sandbox would refuse, so that a
     process owner sees them all at once (validation) rather than one per attempt."""
     for node, source, mode in _sources(root):
         if not source.strip():
@@ -80,16 +79,16 @@ def expression_problems(root: etree._Element) -> Iterator[tuple[etree._Element, 
         try:
             check_source(source, mode)
         except ScriptError as exc:
-            yield node, f"{_describe(node)}: {exc.message}"
+            yield node, exc.message
 
 
 def check_operations(root: etree._Element, filename: str) -> None:
     """Raise InvalidDefinition for a service task naming an operation the engine does not offer."""
-    for _, message in operation_problems(root):
-        raise InvalidDefinition(f"{filename}: {message}")
+    for node, message in operation_problems(root):
+        raise InvalidDefinition(f"{filename}: {_describe(node)}: {message}")
 
 
 def check_expressions(root: etree._Element, filename: str) -> None:
     """Raise InvalidDefinition for the first expression or script the sandbox would refuse."""
-    for _, message in expression_problems(root):
-        raise InvalidDefinition(f"{filename}: {message}")
+    for node, message in expression_problems(root):
+        raise InvalidDefinition(f"{filename}: {_describe(node)}: {message}")

@@ -88,6 +88,14 @@ class _Findings:
         self.items.append(Problem(element_id, path, severity, message))
 
 
+def _flow_element(node: etree._Element) -> etree._Element:
+    """The element a diagram shows: an event rather than its (timer, message…) definition."""
+    parent = node.getparent()
+    if _local(node).endswith("EventDefinition") and parent is not None:
+        return parent
+    return node
+
+
 def _containers(root: etree._Element) -> Iterator[etree._Element]:
     yield from root.iterfind(".//bpmn:process", NS)
     for tag in ("subProcess", "transaction"):
@@ -257,8 +265,9 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
     for path, root in roots.items():
         if path in dmn_paths:
             continue
-        for node, message in [*expression_problems(root), *operation_problems(root)]:
-            found.add(ERROR, path, owner(node), message)
+        for node, reason in [*expression_problems(root), *operation_problems(root)]:
+            element = _flow_element(owner(node))
+            found.add(ERROR, path, element, f"{describe(element)} (line {node.sourceline}): {reason}")
         _check_references(root, path, files, process_ids, decision_ids, found)
         for container in _containers(root):
             _lint_container(container, path, found)

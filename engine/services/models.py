@@ -211,8 +211,9 @@ def list_models(ctx: EngineContext, actor: Actor) -> list[ProcessModels]:
         grouped: dict[str, list[ProcessVersion]] = {}
         for row in rows:
             grouped.setdefault(row.process_id, []).append(row)
-    return sorted((ProcessModels(pid, _display_name(versions), [_summary(v) for v in versions])
-                   for pid, versions in grouped.items()), key=lambda p: p.name.lower())
+        found = [ProcessModels(pid, _display_name(versions), [_summary(v) for v in versions])
+                 for pid, versions in grouped.items()]
+    return sorted(found, key=lambda p: p.name.lower())
 
 
 def _display_name(versions: list[ProcessVersion]) -> str:

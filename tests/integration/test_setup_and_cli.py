@@ -81,7 +81,8 @@ def test_setup_publishes_the_good_files_and_names_every_bad_one(tmp_path, monkey
     assert lines[1] == "serviceflow: not published: workflows/customer_data.bpmn: the file is UTF-16; save it as UTF-8"
     assert lines[2] == ("serviceflow: not published: workflows/missing_form.bpmn: names form "
                         "'nowhere.schema.json', which is not in forms/")
-    assert lines[3].startswith("serviceflow: not published: workflows/bad_script.bpmn: bpmn:scriptTask id='s'")
+    assert lines[3].startswith("serviceflow: not published: workflows/bad_script.bpmn: Script task s (line 1): "
+                               "Script refused: SyntaxError")
     assert [p.id for p in list_published(build_context())] == ["liaison_approval"]
 
 
@@ -107,3 +108,72 @@ def test_development_keeps_its_generated_secret_key_across_restarts(tmp_path, mo
     monkeypatch.setenv("SERVICEFLOW_INSTANCE", str(tmp_path))
     assert Settings.from_env().secret_key == Settings.from_env().secret_key
     assert len(Settings.from_env().secret_key) == 64
+
+
+def test_setup_records_what_it_loads_as_imported_versions_with_labels(ctx):
+    from engine.services.models import get_model, process_versions
+    from tests.factories import actor
+
+    versions = process_versions(ctx, actor(ctx, "auditor1"), "capa").versions
+    assert [(v.label, v.status, v.source, v.created_by) for v in versions] == [("A0", "published", "imported", "setup")]
+    model = get_model(ctx, actor(ctx, "auditor1"), versions[0].id)
+    assert [(s.step, s.actor) for s in model.signoffs] == [("imported", "setup")]
+    assert "workflows/capa.bpmn" in model.signoffs[0].comment and "workflows/capa.bpmn" in model.change_note
+    assert [(r.label, r.source) for r in model.revision_record] == [("A0", "imported")]
+    assert "workflows/feedback_routing.tests.json" in get_model(
+        ctx, actor(ctx, "auditor1"), process_versions(ctx, actor(ctx, "auditor1"), "after_sales_feedback")
+        .versions[0].id).files
+
+
+def test_setup_publishes_a_changed_workflow_as_the_next_label(ctx, tmp_path):
+    from engine.services.models import process_versions
+    from tests.factories import actor
+
+    workflows = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    path = workflows / "liaison_approval.bpmn"
+    path.write_text(path.read_text().replace('name="Write Liaison Form"', 'name="Write the Liaison Form"'))
+    changed = dataclasses.replace(ctx.settings, workflows_dir=workflows)
+    ctx.settings = changed
+    report = setup(ctx)
+    assert "liaison_approval" in [p.id for p in report.published]  # and the processes that call it
+    assert "capa" in [p.id for p in report.unchanged]
+    assert any(p.severity == "warning" for p in report.problems) and report.failed == []
+    versions = process_versions(ctx, actor(ctx, "gm1"), "liaison_approval").versions
+    assert [(v.label, v.status) for v in versions] == [("A1", "published"), ("A0", "superseded")]
+
+
+def test_setup_refuses_a_workflow_with_validation_errors_naming_the_element(ctx, tmp_path):
+    workflows = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    path = workflows / "liaison_approval.bpmn"
+    path.write_text(path.read_text().replace('<bpmn:userTask id="Task_WriteLiaisonForm"',
+                                             '<bpmn:task id="Task_Lost" name="Lost" />'
+                                             '<bpmn:userTask id="Task_WriteLiaisonForm"', 1))
+    ctx.settings = dataclasses.replace(ctx.settings, workflows_dir=workflows)
+    report = setup(ctx)
+    assert report.published == []
+    failed = dict(report.failed)  # liaison_approval and every process that calls it
+    assert "workflows/liaison_approval.bpmn" in failed
+    assert all("'Lost' (Task_Lost) is never reached" in message for message in failed.values())
+    assert {p.element_id for p in report.problems if p.blocks} == {"Task_Lost"}
+
+
+def test_the_cli_imports_a_bundle_as_a_draft(tmp_path, monkeypatch, capsys):
+    from tests.model_bundles import BROKEN_CONDITION, files, zipped
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SERVICEFLOW_INSTANCE", str(tmp_path / "instance"))
+    assert main(["setup", "--demo"]) == 0
+    capsys.readouterr()
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    good.write_bytes(zipped(files()))
+    bad.write_bytes(zipped(files({"workflows/model_demo.bpmn": BROKEN_CONDITION})))
+    assert main(["models", "import", str(good), "--as", "owner1", "--note", "First issue"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("draft ") and "of model_demo" in out
+    assert main(["models", "import", str(bad)]) == 1
+    assert "error: workflows/model_demo.bpmn: Sequence flow f1" in capsys.readouterr().out
+    assert main(["models", "import", str(good), "--as", "sales1"]) == 2
+    assert "sales1 may not prepare process models" in capsys.readouterr().err

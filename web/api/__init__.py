@@ -185,3 +185,6 @@ def list_customers():  # type: ignore[no-untyped-def]
     """The Customer List (department staff, administrators and auditors), filtered by ``q``."""
     found = customers.customer_list(engine(), g.actor, request.args.get("q") or None)
     return jsonify([to_json(c) for c in found])
+
+
+from web.api import models as _models  # noqa: E402,F401 - registers the model routes on bp
