@@ -214,3 +214,24 @@ def test_spiffworkflows_own_constructs_survive_an_edit_and_save(
     now = models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).problems
     after_errors = {(p.element_id, p.message) for p in now if p.severity == "error"}
     assert after_errors <= errors
+
+
+def test_the_read_only_diagram_shows_the_versions_problems_at_their_elements(
+        page: Page, ctx: EngineContext, local_only: list[str], shots: Path) -> None:
+    owner = find_actor(ctx, "owner1")
+    draft = models.new_draft(ctx, owner, "capa")
+    path = "workflows/capa.bpmn"
+    form = 'name="formJsonSchemaFilename" value="capa-problem.schema.json"'
+    missing = draft.files[path].replace(form, 'name="formJsonSchemaFilename" value="no-such-form.schema.json"', 1)
+    models.save_file(ctx, owner, draft.id, path, missing)
+    sign_in(page, "gm1")
+    page.goto(f"/models/{draft.id}/diagram?file={path}")
+    expect(page.locator("[data-diagram]")).to_have_attribute("data-ready", "true")
+    expect(shape(page, "Task_DescribeCapaProblem")).to_be_visible()
+    badge = page.locator(".diagram-problem[data-element-id='Task_DescribeCapaProblem']")
+    expect(badge).to_be_visible()
+    expect(badge).to_have_class(re.compile("diagram-problem-error"))
+    expect(page.locator(".diagram-problems li[data-element-id='Task_DescribeCapaProblem']").first).to_contain_text(
+        "no-such-form")
+    expect(page.locator(".djs-palette")).to_have_count(0)
+    page.screenshot(path=str(shots / "diagram-viewer.png"))

@@ -3,6 +3,8 @@ what a save stores and answers (the model's problems at their elements)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -142,3 +144,32 @@ def test_a_body_that_is_not_json_gets_a_json_400(app: Flask, ctx: EngineContext)
     not_json = client.post(f"/models/{model.id}/files", data="path=x", content_type="application/x-www-form-urlencoded")
     assert not_json.status_code == 422
     assert stored(ctx, model.id) == model.files[BPMN]
+
+
+@pytest.mark.parametrize("username", ["owner1", "reviewer1", "gm1", "auditor1"])
+def test_readers_of_models_see_a_versions_diagram_with_its_problems(
+        app: Flask, ctx: EngineContext, username: str) -> None:
+    model = draft(ctx)
+    models.save_file(ctx, find_actor(ctx, "owner1"), model.id, BPMN, model.files[BPMN].replace(FORM, MISSING_FORM, 1))
+    response = login(app, username).get(f"/models/{model.id}/diagram?file={BPMN}")
+    assert response.status_code == 200
+    page = html.fromstring(response.data)
+    [section] = page.xpath("//section[@data-diagram]")
+    assert section.get("data-path") == BPMN
+    assert "no-such-form.schema.json" in section.xpath(".//textarea[@class='diagram-source']")[0].text
+    problems = json.loads(section.get("data-problems"))
+    assert any(p["element_id"] == "Task_DescribeCapaProblem" and "no-such-form" in p["message"] for p in problems)
+    assert "/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in page.xpath("//script/@src")
+    assert not page.xpath("//*[@id='modeler-save']")
+
+
+def test_a_published_versions_diagram_is_shown_too(app: Flask, ctx: EngineContext) -> None:
+    response = login(app, "gm1").get(f"/models/{published(ctx)}/diagram")
+    assert response.status_code == 200
+    assert html.fromstring(response.data).xpath("//section[@data-diagram]/@data-path") == [BPMN]
+
+
+def test_staff_who_do_not_read_models_get_no_diagram(app: Flask, ctx: EngineContext) -> None:
+    model = draft(ctx)
+    assert login(app, "sales1").get(f"/models/{model.id}/diagram").status_code == 403
+    assert login(app, "owner1").get(f"/models/{model.id}/diagram?file=../x.bpmn").status_code == 404

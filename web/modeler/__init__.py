@@ -48,10 +48,7 @@ def edit(model_id: int) -> ResponseReturnValue:
     if view.status != models.DRAFT:
         raise Conflict(_("Version %(label)s is %(status)s: only a draft can be edited.",
                          label=view.label, status=view.status))
-    bpmn_files = sorted(path for path in view.files if path.endswith(".bpmn"))
-    path = request.args.get("file") or (bpmn_files[0] if bpmn_files else "")
-    if path not in bpmn_files:
-        raise NotFound(_("The model has no diagram %(path)s.", path=path))
+    bpmn_files, path = _diagram_file(view)
     return render_template(
         "modeler/editor.html", model_id=model_id, path=path, content=view.files[path], bpmn_files=bpmn_files,
         # a user task names its form by file name; the bundle keeps forms under forms/
@@ -60,6 +57,30 @@ def edit(model_id: int) -> ResponseReturnValue:
         save_url=url_for("modeler.save_file", model_id=model_id),
         back_url=f"/models/{model_id}", back_label=_("Back to the model"),
     )
+
+
+@bp.get("/models/<int:model_id>/diagram")
+@login_required
+def diagram(model_id: int) -> ResponseReturnValue:
+    """One BPMN file of any version (``?file=``, else its first), read-only, with its problems at
+    the elements: what a reviewer or approver looks at before signing."""
+    view = models.get_model(engine(), actor(), model_id)
+    bpmn_files, path = _diagram_file(view)
+    return render_template(
+        "modeler/diagram.html", model_id=model_id, view=view, bpmn_files=bpmn_files, diagram_path=path,
+        diagram_xml=view.files[path], diagram_problems=problem_dicts(view.problems),
+        back_url=f"/models/{model_id}", back_label=_("Back to the model"),
+    )
+
+
+def _diagram_file(view: models.ModelView) -> tuple[list[str], str]:
+    """The model's BPMN files and the one asked for (``?file=``, else the first); NotFound for a
+    file the model does not have."""
+    bpmn_files = sorted(path for path in view.files if path.endswith(".bpmn"))
+    path = request.args.get("file") or (bpmn_files[0] if bpmn_files else "")
+    if path not in bpmn_files:
+        raise NotFound(_("The model has no diagram %(path)s.", path=path))
+    return bpmn_files, path
 
 
 @bp.post("/models/<int:model_id>/files")
