@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.customers import bp as customers_bp
     from web.inbox import bp as inbox_bp
     from web.modeler import bp as modeler_bp
+    from web.models import bp as models_bp
     from web.procedure import bp as procedure_bp
     from web.tasks import bp as tasks_bp
     from web.vendor import bp as vendor_bp
@@ -77,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(procedure_bp)
+    app.register_blueprint(models_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(vendor_bp)
     app.register_blueprint(modeler_bp)

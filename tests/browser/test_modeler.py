@@ -216,7 +216,7 @@ def test_spiffworkflows_own_constructs_survive_an_edit_and_save(
     assert after_errors <= errors
 
 
-def test_the_read_only_diagram_shows_the_versions_problems_at_their_elements(
+def test_the_model_page_shows_the_diagram_with_its_problems_and_opens_the_modeler(
         page: Page, ctx: EngineContext, local_only: list[str], shots: Path) -> None:
     owner = find_actor(ctx, "owner1")
     draft = models.new_draft(ctx, owner, "capa")
@@ -224,14 +224,24 @@ def test_the_read_only_diagram_shows_the_versions_problems_at_their_elements(
     form = 'name="formJsonSchemaFilename" value="capa-problem.schema.json"'
     missing = draft.files[path].replace(form, 'name="formJsonSchemaFilename" value="no-such-form.schema.json"', 1)
     models.save_file(ctx, owner, draft.id, path, missing)
+
     sign_in(page, "gm1")
-    page.goto(f"/models/{draft.id}/diagram?file={path}")
-    expect(page.locator("[data-diagram]")).to_have_attribute("data-ready", "true")
+    page.goto(f"/models/{draft.id}")
+    diagram = page.locator(f"[data-diagram][data-path='{path}']")
+    expect(diagram).to_have_attribute("data-ready", "true")
     expect(shape(page, "Task_DescribeCapaProblem")).to_be_visible()
-    badge = page.locator(".diagram-problem[data-element-id='Task_DescribeCapaProblem']")
+    badge = diagram.locator(".diagram-problem[data-element-id='Task_DescribeCapaProblem']")
     expect(badge).to_be_visible()
     expect(badge).to_have_class(re.compile("diagram-problem-error"))
-    expect(page.locator(".diagram-problems li[data-element-id='Task_DescribeCapaProblem']").first).to_contain_text(
-        "no-such-form")
+    assert "no-such-form" in (badge.get_attribute("title") or "")
     expect(page.locator(".djs-palette")).to_have_count(0)
-    page.screenshot(path=str(shots / "diagram-viewer.png"))
+    expect(page.get_by_role("link", name="Edit in the modeler")).to_have_count(0)
+    page.screenshot(path=str(shots / "model-page-diagram.png"), full_page=True)
+
+    page.context.clear_cookies()
+    sign_in(page, "owner1")
+    page.goto(f"/models/{draft.id}")
+    page.get_by_role("link", name="Edit in the modeler").and_(page.locator("a[href*='capa.bpmn']")).click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#modeler")).to_have_attribute("data-path", path)
+    expect(page.locator(".diagram-problem[data-element-id='Task_DescribeCapaProblem']")).to_be_visible()

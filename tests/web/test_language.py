@@ -133,7 +133,8 @@ def test_every_interface_string_has_chinese() -> None:
     """Every string the templates, the web code and the notification mail pass to gettext (as
     babel.cfg extracts them for the catalog) has a Chinese translation: a new page or mail cannot
     be added in English only."""
-    methods = [("web/**.py", "python"), ("engine/notifications.py", "python"), ("web/templates/**.html", "jinja2")]
+    methods = [("web/**.py", "python"), ("engine/notifications.py", "python"),
+               ("engine/services/model_notices.py", "python"), ("web/templates/**.html", "jinja2")]
     ids = {m if isinstance(m, str) else m[0] for _, _, m, _, _ in extract_from_dir(ROOT, methods)}
     with (ROOT / "web/translations/zh/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po, locale="zh")

@@ -30,8 +30,9 @@ bp = Blueprint("modeler", __name__)
 FORM_SUFFIXES = (".schema.json", ".uischema.json")
 
 
+@bp.app_template_filter("problem_dicts")
 def problem_dicts(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    """A model's problems as the scripts read them (the API's shape)."""
+    """A model's problems as the scripts read them (the API's shape); a filter for the model page."""
     return [{"element_id": p.element_id, "file": p.file, "severity": p.severity, "message": p.message}
             for p in problems]
 
@@ -55,7 +56,7 @@ def edit(model_id: int) -> ResponseReturnValue:
         form_files=sorted(posixpath.basename(p) for p in view.files if p.endswith(FORM_SUFFIXES)),
         problems=problem_dicts(view.problems), departments=list_departments(engine(), current_locale()),
         save_url=url_for("modeler.save_file", model_id=model_id),
-        back_url=f"/models/{model_id}", back_label=_("Back to the model"),
+        back_url=url_for("models.detail", model_id=model_id), back_label=_("Back to the model"),
     )
 
 
@@ -69,7 +70,7 @@ def diagram(model_id: int) -> ResponseReturnValue:
     return render_template(
         "modeler/diagram.html", model_id=model_id, view=view, bpmn_files=bpmn_files, diagram_path=path,
         diagram_xml=view.files[path], diagram_problems=problem_dicts(view.problems),
-        back_url=f"/models/{model_id}", back_label=_("Back to the model"),
+        back_url=url_for("models.detail", model_id=model_id), back_label=_("Back to the model"),
     )
 
 
