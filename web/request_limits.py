@@ -10,12 +10,21 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from engine.data_limits import text_problem
 from engine.errors import InvalidInput
 
+# endpoints that take an uploaded bundle: their own, larger body limit (engine.definitions.bundle_zip)
+LARGER_BODIES: dict[str, int] = {}
+
+
+def allow_larger_body(endpoint: str, limit: int) -> None:
+    LARGER_BODIES[endpoint] = limit
+
 
 def _check_request() -> None:
     """A declared body beyond the limit is refused before anything reads it (a chunked body is
     cut off by Werkzeug as it is read); a path no resource can have is not found; a query
     parameter that cannot be stored is refused with 422 naming it."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.endpoint in LARGER_BODIES:
+        limit = request.max_content_length = LARGER_BODIES[request.endpoint]
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
     if text_problem(request.path) is not None:
@@ -27,4 +36,6 @@ def _check_request() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_check_request)
+    """First of the request hooks, so that nothing (the CSRF check reads the form) reads a body
+    under another limit."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_request)

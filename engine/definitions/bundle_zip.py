@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
 from collections.abc import Mapping
 
@@ -20,6 +21,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 200
 FIELD = "bundle"
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # stored, hashed, sent as a download's name
 
 
 def _refuse(message: str) -> InvalidInput:
@@ -33,6 +35,8 @@ def bundle_path(name: str) -> str:
     if clean.startswith(("/", "../")) or clean == ".." or "\0" in clean:
         raise _refuse(f"{name}: a file name must stay inside the bundle")
     base = posixpath.basename(clean)
+    if not SAFE_NAME.fullmatch(base):
+        raise _refuse(f"{name}: a file name may hold only letters, digits, '.', '_' and '-'")
     if base.endswith((".bpmn", ".dmn", DECISION_TESTS_SUFFIX)):
         return WORKFLOW_PREFIX + base
     if base.endswith(".json"):

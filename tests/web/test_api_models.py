@@ -184,6 +184,8 @@ def test_hostile_bundles_are_refused(api) -> None:  # type: ignore[no-untyped-de
     climbing = zipped({**files(), "../../etc/x.bpmn": bpmn()})
     assert "inside the bundle" in upload(api, climbing).json["details"]["bundle"]
     assert upload(api, b"not a zip").status_code == 422
+    quoted = zipped({**files(), 'forms/a"b\r\nX: y.schema.json': json.dumps(SCHEMA)})
+    assert "only letters, digits" in upload(api, quoted).json["details"]["bundle"]
     dtd = bpmn().replace('<?xml version="1.0" encoding="UTF-8"?>', '<!DOCTYPE x [<!ENTITY e "boom">]>')
     refused = upload(api, zipped(files({BPMN_PATH: dtd})))
     assert refused.status_code == 422
@@ -206,3 +208,19 @@ def test_export_round_trip(api) -> None:  # type: ignore[no-untyped-def]
     sign_through(api, draft["id"], until="submit")
     duplicate = api.post(f"/models/{again['id']}/submit", {}, as_="owner1")
     assert duplicate.status_code == 409 and duplicate.json["details"]["same_as"] == draft["id"]
+
+
+def test_a_draft_never_starts_a_case_and_a_bundle_above_the_json_limit_uploads(api) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import os
+
+    draft = upload(api, zipped(files())).json
+    assert api.post("/cases", {"process": PROCESS_ID}, as_="qc1").status_code == 404
+    sign_through(api, draft["id"], until="approve")
+    assert api.post("/cases", {"process": PROCESS_ID}, as_="qc1").status_code == 404  # approved is not in force
+    padding = {f"forms/pad{i}.schema.json": json.dumps({"type": "object", "description": base64.b64encode(
+        os.urandom(600 * 1024)).decode()}) for i in range(3)}
+    large = zipped(files(padding))
+    assert len(large) > 1024 * 1024  # beyond the request limit of the JSON API (max_body_bytes)
+    response = upload(api, large)
+    assert response.status_code == 201 and len(response.json["files"]) == 5

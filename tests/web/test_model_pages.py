@@ -117,3 +117,19 @@ def test_the_pages_in_chinese(app: Flask) -> None:
     draft = model_id(upload(client, zipped(files())))
     page = client.get(f"/models/{draft}").text
     assert "修订记录" in page and "签核" in page and "提交审查" in page
+
+
+def test_the_page_uploads_a_bundle_above_the_request_limit(app: Flask) -> None:
+    import base64
+    import json
+    import os
+
+    padding = {f"forms/pad{i}.schema.json": json.dumps({"type": "object", "description": base64.b64encode(
+        os.urandom(600 * 1024)).decode()}) for i in range(3)}
+    large = zipped(files(padding))
+    assert len(large) > app.config["MAX_CONTENT_LENGTH"]
+    client = login(app, "owner1")
+    response = upload(client, large)
+    assert response.status_code == 302
+    assert "forms/pad2.schema.json" in client.get(response.location).text
+    assert client.post("/tasks/x", data={"x": "y" * (2 * 1024 * 1024)}).status_code == 413  # elsewhere, as before

@@ -13,8 +13,10 @@ from engine.services import models
 from web.api import _body, bp
 from web.api.serialize import to_json
 from web.context import engine
+from web.request_limits import allow_larger_body
 
 UPLOAD_OVERHEAD = 64 * 1024  # the multipart envelope and the change note around the zip
+allow_larger_body("api.import_model", MAX_BUNDLE_BYTES + UPLOAD_OVERHEAD)
 STEPS = {"submit": models.submit, "review": models.review, "approve": models.approve, "publish": models.publish}
 
 
@@ -32,7 +34,6 @@ def _model_json(view: models.ModelView) -> dict[str, Any]:
 @bp.post("/models")
 def import_model():  # type: ignore[no-untyped-def]
     """Upload a zip of BPMN, DMN and form files as a new draft, with its validation problems."""
-    request.max_content_length = MAX_BUNDLE_BYTES + UPLOAD_OVERHEAD
     upload = request.files.get(FIELD)
     if upload is None:
         raise InvalidInput(f"{FIELD}: send the zip as multipart field {FIELD!r}", {FIELD: "required"})

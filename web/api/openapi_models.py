@@ -51,7 +51,7 @@ def _errors(*codes: str) -> dict:
 
 def _step(summary: str, body: dict) -> dict:
     return {"post": {"summary": summary, "parameters": [MODEL_ID],
-                     "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
                      "responses": {"200": _json(_ref("Model"), "The version after the step"),
                                    **_errors("400", "401", "403", "404", "409", "413", "422")}}}
 

@@ -11,11 +11,15 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine.definitions.bundle_zip import MAX_BUNDLE_BYTES
 from engine.errors import InvalidDefinition, InvalidInput
 from engine.services import models
+from web.api.models import UPLOAD_OVERHEAD
 from web.context import actor, engine
+from web.request_limits import allow_larger_body
 
 bp = Blueprint("models", __name__, url_prefix="/models")
+allow_larger_body("models.upload", MAX_BUNDLE_BYTES + UPLOAD_OVERHEAD)
 STEPS = {"submit": models.submit, "review": models.review, "approve": models.approve, "publish": models.publish}
 
 

@@ -22,13 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('source', sa.String(length=20), server_default='imported', nullable=False))
         batch_op.add_column(sa.Column('created_by', sa.String(length=80), server_default='setup', nullable=False))
         batch_op.add_column(sa.Column('problems', sa.JSON(), server_default='[]', nullable=False))
-    # versions published before document control: labelled in order (A0, A1, …), the newest stays
-    # published and the older ones are superseded, so the revision record starts without a gap
-    op.execute("UPDATE process_versions SET label = 'A' || CAST(version - 1 AS VARCHAR(10))")
-    op.execute(
-        "UPDATE process_versions SET status = 'superseded' WHERE status = 'published' AND version < "
-        "(SELECT MAX(p.version) FROM process_versions p WHERE p.process_id = process_versions.process_id "
-        "AND p.status = 'published')")
+    _label_existing()
     op.create_table('version_signoffs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
@@ -42,6 +36,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('version_signoffs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_version_signoffs_version_id'), ['version_id'], unique=False)
+
+
+def _label_existing() -> None:
+    """Versions published before document control: labelled in order (A0, A1, …); the newest
+    stays published and the older ones are superseded, so the revision record has no gap."""
+    op.execute("UPDATE process_versions SET label = 'A' || CAST(version - 1 AS VARCHAR(10))")
+    op.execute(
+        "UPDATE process_versions SET status = 'superseded' WHERE status = 'published' AND version < "
+        "(SELECT MAX(p.version) FROM process_versions p WHERE p.process_id = process_versions.process_id "
+        "AND p.status = 'published')")
 
 
 def downgrade() -> None:
