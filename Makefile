@@ -16,13 +16,21 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pybabel -q compile -d web/translations
 	touch $(STAMP)
 
+# The editors' front-end libraries (bpmn-js, dmn-js), pinned by package-lock.json and served by the
+# app from node_modules (web/vendor); installed again only when the lock file changes.
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
 # The interface's translations (web/translations/<lang>/LC_MESSAGES/messages.po), compiled.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
 %/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po | $(STAMP)
 	$(VENV)/bin/pybabel -q compile -d web/translations
 
-install: $(STAMP) $(MO_FILES)
+install: $(STAMP) $(MO_FILES) $(NPM_STAMP)
 
 # Debian's chromium for the browser tests (Playwright drives it; no downloaded browser).
 browser:
@@ -55,4 +63,4 @@ bench: install services
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache

@@ -67,9 +67,11 @@ def _register_blueprints(app: Flask) -> None:
     from web.customers import bp as customers_bp
     from web.form_preview import bp as form_preview_bp
     from web.inbox import bp as inbox_bp
+    from web.modeler import bp as modeler_bp
     from web.models import bp as models_bp
     from web.procedure import bp as procedure_bp
     from web.tasks import bp as tasks_bp
+    from web.vendor import bp as vendor_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
@@ -80,5 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(procedure_bp)
     app.register_blueprint(models_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(vendor_bp)
+    app.register_blueprint(modeler_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
