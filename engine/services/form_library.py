@@ -6,6 +6,7 @@ from __future__ import annotations
 from engine.context import EngineContext
 from engine.definitions.forms import FormDefinition
 from engine.errors import Forbidden, InvalidDefinition
+from engine.services import models
 from engine.services.actors import Actor
 from engine.services.processes import latest_versions_query
 
@@ -34,8 +35,9 @@ def published_forms(ctx: EngineContext, actor: Actor) -> dict[str, FormDefinitio
 def check_form(actor: Actor, name: str, schema_text: str, ui_schema_text: str) -> FormDefinition:
     """The form these texts make, or InvalidDefinition naming what is wrong (bad JSON, nesting
     deeper than any form needs, where the schema breaks the JSON Schema meta-schema) exactly as
-    publishing would refuse it."""
-    _check_role(actor)
+    publishing would refuse it. Whoever reads process models (reviewers, approvers) previews them."""
+    if not (may_edit_forms(actor) or models.may_read(actor)):
+        raise Forbidden("Only those who work on process models preview forms")
     if len(schema_text) > MAX_FORM_TEXT or len(ui_schema_text) > MAX_FORM_TEXT:
         raise InvalidDefinition(f"Form {name}: a schema may have at most {MAX_FORM_TEXT:,} characters")
     return FormDefinition.from_json(name or "form.schema.json", schema_text, ui_schema_text or None)

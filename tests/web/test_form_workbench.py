@@ -75,3 +75,35 @@ def test_a_request_that_is_not_the_two_texts_is_a_422_naming_what_is_expected(ap
     owner = login(app, "owner1")
     response = owner.post("/forms/preview", json={"schema": {"type": "object"}})
     assert response.status_code == 422
+
+
+def _draft(ctx, process_id: str = "liaison_approval"):  # type: ignore[no-untyped-def]
+    from engine.services import models
+
+    return models.new_draft(ctx, actor(ctx, "owner1"), process_id)
+
+
+def test_a_draft_form_opens_in_the_workbench_and_is_saved_back_into_the_draft(app, ctx):
+    from engine.services import models
+
+    draft = _draft(ctx)
+    name = next(p.removeprefix("forms/") for p in draft.files if p.endswith(".schema.json"))
+    owner = login(app, "owner1")
+    assert f"/forms/workbench?model={draft.id}&amp;form={name}" in owner.get(f"/models/{draft.id}").text
+    page = owner.get(f"/forms/workbench?model={draft.id}&form={name}")
+    assert page.status_code == 200 and f'data-schema-path="forms/{name}"' in page.text
+    schema = json.loads(draft.files[f"forms/{name}"])
+    schema["title"] = "Liaison Form, revised"
+    saved = owner.post(f"/models/{draft.id}/files", json={"path": f"forms/{name}", "content": json.dumps(schema)})
+    assert saved.status_code == 200
+    assert json.loads(models.get_model(ctx, actor(ctx, "owner1"), draft.id).files[f"forms/{name}"])["title"] \
+        == "Liaison Form, revised"
+
+
+def test_a_reviewer_reads_a_draft_form_in_the_workbench_without_a_save_button(app, ctx):
+    draft = _draft(ctx)
+    name = next(p.removeprefix("forms/") for p in draft.files if p.endswith(".schema.json"))
+    reviewer = login(app, "reviewer1")
+    page = reviewer.get(f"/forms/workbench?model={draft.id}&form={name}")
+    assert page.status_code == 200 and "data-save-url" not in page.text
+    assert _preview(reviewer, json.loads(draft.files[f"forms/{name}"])).status_code == 200

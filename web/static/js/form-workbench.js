@@ -52,7 +52,49 @@
     timer = window.setTimeout(refresh, 400);
   }
 
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": bench.getAttribute("data-csrf")},
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().then(function (result) {
+        return {ok: response.ok, result: result};
+      });
+    });
+  }
+
+  /* Save both files into the draft, one after the other; list the model's problems after it. */
+  function save() {
+    var url = bench.getAttribute("data-save-url");
+    var status = bench.querySelector("[data-save-status]");
+    var list = bench.querySelector("[data-model-problems]");
+    status.textContent = "…";
+    post(url, {path: bench.getAttribute("data-schema-path"), content: schema.value}).then(function (first) {
+      if (!first.ok) {
+        return first;
+      }
+      return post(url, {path: bench.getAttribute("data-ui-schema-path"), content: ui.value});
+    }).then(function (last) {
+      var problems = last.ok ? last.result.problems : [{message: last.result.error}];
+      list.textContent = "";
+      list.hidden = problems.length === 0;
+      problems.forEach(function (problem) {
+        var item = document.createElement("li");
+        item.textContent = (problem.file ? problem.file + ": " : "") + problem.message;
+        list.appendChild(item);
+      });
+      status.textContent = last.ok ? bench.getAttribute("data-saved-text") : "";
+      bench.setAttribute("data-saved", last.ok ? "yes" : "no");
+    });
+  }
+
   schema.addEventListener("input", later);
   ui.addEventListener("input", later);
+  var saveButton = bench.querySelector("[data-save]");
+  if (saveButton) {
+    saveButton.addEventListener("click", save);
+  }
   refresh();
 }());
