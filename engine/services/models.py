@@ -143,6 +143,18 @@ def _signer(signoffs: list[SignOff], step: str) -> str | None:
     return next((s.actor for s in reversed(signoffs) if s.step == step), None)
 
 
+SIGNING_STEPS = {"prepared": ("imported", "prepared", SUBMITTED), "reviewed": (REVIEWED,), "approved": (APPROVED,)}
+
+
+def signed_steps(view: ModelView) -> dict[str, SignOff | None]:
+    """Who prepared, reviewed and approved the version as it stands (the signatures since its last
+    rejection), as a paper header shows them: the last signature of each kind."""
+    rejected = max((i for i, s in enumerate(view.signoffs) if s.step == "rejected"), default=-1)
+    current = view.signoffs[rejected + 1:]
+    return {step: next((s for s in reversed(current) if s.step in kinds), None)
+            for step, kinds in SIGNING_STEPS.items()}
+
+
 def _signers(signoffs: list[SignOff]) -> set[str]:
     return {s for s in (_signer(signoffs, SUBMITTED), _signer(signoffs, REVIEWED)) if s}
 

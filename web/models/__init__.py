@@ -14,8 +14,10 @@ from flask_login import current_user, login_required
 from engine.definitions.bundle_zip import MAX_BUNDLE_BYTES
 from engine.errors import InvalidDefinition, InvalidInput
 from engine.services import models
+from engine.services.departments import list_departments
 from web.api.models import UPLOAD_OVERHEAD
 from web.context import actor, engine
+from web.i18n import current_locale
 from web.request_limits import allow_larger_body
 
 bp = Blueprint("models", __name__, url_prefix="/models")
@@ -84,6 +86,17 @@ def detail(model_id: int):  # type: ignore[no-untyped-def]
     """One version: files, problems, sign-offs, revision record, distribution, next steps."""
     view = models.get_model(engine(), actor(), model_id)
     return render_template("models/detail.html", model=view, steps=models.next_steps(actor(), view))
+
+
+@bp.get("/<int:model_id>/print")
+@login_required
+def print_header(model_id: int):  # type: ignore[no-untyped-def]
+    """The version's document-control header as the paper procedure's: process, label, date, the
+    three sign-offs, the revision record and the distribution list, laid out for printing."""
+    view = models.get_model(engine(), actor(), model_id)
+    names = {d.id: d.name for d in list_departments(engine(), current_locale())}
+    return render_template("models/print.html", model=view, signed=models.signed_steps(view),
+                           distribution=[names.get(d, d) for d in view.distribution])
 
 
 @bp.get("/<int:model_id>/files/<path:path>")
