@@ -59,7 +59,7 @@
   function showViews() {
     var tables = modeler.getViews().filter(function (view) { return view.type === "decisionTable"; });
     viewNav.textContent = "";
-    tables.forEach(function (view) {
+    (tables.length > 1 ? tables : []).forEach(function (view) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "button button-secondary";
@@ -68,7 +68,6 @@
       button.addEventListener("click", function () { modeler.open(view); });
       viewNav.appendChild(button);
     });
-    viewNav.hidden = tables.length < 2;
     if (tables.length) {
       return modeler.open(tables[0]);
     }
