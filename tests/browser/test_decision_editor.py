@@ -22,14 +22,14 @@ from tests.browser.test_modeler import VIOLATION, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("local_only")]
 DMN = "workflows/feedback_routing.dmn"
 TESTS = "workflows/feedback_routing.tests.json"
-DMN_BUNDLE = "/vendor/dmn-js/dmn-modeler.production.min.js"
+DMN_BUNDLES = ("/vendor/dmn-js/dmn-modeler.production.min.js", "/vendor/dmn-js/dmn-viewer.production.min.js")
 
 
 def _dmn_js_style_attribute(message: ConsoleMessage) -> bool:
     """dmn-js builds a few elements from HTML with style attributes (the bpmn.io logo and its
     lightbox, a row's drag image); the policy blocks those attributes, as it should, and the editor
     works without them, so these reports alone are expected."""
-    return message.text.startswith("Applying inline style") and message.location["url"].endswith(DMN_BUNDLE)
+    return message.text.startswith("Applying inline style") and message.location["url"].endswith(DMN_BUNDLES)
 
 
 @pytest.fixture
@@ -131,3 +131,17 @@ def test_a_test_case_that_is_not_json_is_refused_before_anything_is_saved(
     save(page, "failed")
     expect(page.locator("#decision-status")).to_contain_text("Test 1: inputs must be a JSON object.")
     assert stored(ctx, draft.id).files[TESTS] == draft.files[TESTS]
+
+
+def test_a_reader_opens_the_decision_table_read_only_from_the_model_page(page: Page, ctx: EngineContext) -> None:
+    draft = models.new_draft(ctx, find_actor(ctx, "owner1"), "after_sales_feedback")
+    sign_in(page, "gm1")
+    page.goto(f"/models/{draft.id}")
+    expect(page.get_by_role("link", name="Edit the decision table")).to_have_count(0)
+    page.get_by_role("link", name="View the decision table").click()
+    viewer = page.locator("#decision-viewer")
+    expect(viewer).to_have_attribute("data-ready", "true")
+    expect(viewer).to_have_attribute("data-view", "feedback_routing")
+    expect(page.locator("td[data-element-id='Rule_quality_department']")).to_have_text('"qc"')
+    expect(page.locator("td[data-element-id='Rule_quality_department'] [contenteditable='true']")).to_have_count(0)
+    expect(page.locator("#decision-tests tr")).to_have_count(len(json.loads(draft.files[TESTS])))

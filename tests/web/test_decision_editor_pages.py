@@ -104,4 +104,51 @@ def test_the_model_page_links_each_decision_table_to_the_editor_for_the_owner_of
     owner_page = html.fromstring(login(app, "owner1").get(f"/models/{model.id}").data)
     assert owner_page.xpath("//ul[@class='model-files']//a/@href").count(link) == 1
     reader_page = html.fromstring(login(app, "gm1").get(f"/models/{model.id}").data)
-    assert not [href for href in reader_page.xpath("//a/@href") if "/decisions" in href]
+    assert [href for href in reader_page.xpath("//a/@href") if "/decisions" in href] == [
+        f"/models/{model.id}/decisions/view?file={DMN}"]
+
+
+@pytest.mark.parametrize("username", ["gm1", "auditor1", "owner1"])
+def test_a_reader_sees_a_decision_table_with_its_tests_and_failing_tests_read_only(
+        app: Flask, ctx: EngineContext, username: str) -> None:
+    model = draft(ctx)
+    models.save_file(ctx, find_actor(ctx, "owner1"), model.id, DMN,
+                     model.files[DMN].replace(QUALITY_TO_QC, QUALITY_TO_TECH, 1))
+    response = login(app, username).get(f"/models/{model.id}/decisions/view?file={DMN}")
+    assert response.status_code == 200
+    page = html.fromstring(response.data)
+    assert page.xpath("//textarea[@id='decision-source']")[0].text == model.files[DMN].replace(
+        QUALITY_TO_QC, QUALITY_TO_TECH, 1)
+    assert "/vendor/dmn-js/dmn-viewer.production.min.js" in page.xpath("//script/@src")
+    assert not page.xpath("//*[@id='decision-viewer' or @id='decision-tests']//*[self::input or self::button]")
+    assert not page.xpath("//*[@id='decision-save']")
+    rows = page.xpath("//tbody[@id='decision-tests']/tr")
+    expected = json.loads(model.files[TESTS])
+    assert len(rows) == len(expected)
+    assert [json.loads(code) for code in rows[0].xpath("td/code/text()")] == [
+        expected[0]["inputs"], expected[0]["expected"]]
+    [failing] = page.xpath("//ul[@id='decision-problems']/li")
+    assert "routed_department='tech'" in failing.text_content()
+
+
+def test_the_read_only_view_shows_a_published_version_and_refuses_other_files(
+        app: Flask, ctx: EngineContext) -> None:
+    published = next(entry.version_id for entry in draft(ctx).revision_record if entry.status == models.PUBLISHED)
+    client = login(app, "gm1")
+    page = html.fromstring(client.get(f"/models/{published}/decisions/view?file={DMN}").data)
+    assert page.xpath("//*[@id='decision-viewer']/@data-path") == [DMN]
+    assert client.get(f"/models/{published}/decisions/view?file=workflows/after_sales_feedback.bpmn").status_code == 404
+    assert client.get(f"/models/{published}/decisions/view").status_code == 404
+
+
+def test_who_may_not_read_models_does_not_see_a_decision_table(app: Flask, ctx: EngineContext) -> None:
+    model = draft(ctx)
+    assert login(app, "sales1").get(f"/models/{model.id}/decisions/view?file={DMN}").status_code == 403
+
+
+def test_an_unreadable_tests_file_shows_no_rows_and_its_problem(app: Flask, ctx: EngineContext) -> None:
+    model = draft(ctx)
+    models.save_file(ctx, find_actor(ctx, "owner1"), model.id, TESTS, '{"not": "a list"}')
+    page = html.fromstring(login(app, "gm1").get(f"/models/{model.id}/decisions/view?file={DMN}").data)
+    assert not page.xpath("//tbody[@id='decision-tests']/tr")
+    assert "must be a JSON list" in page.xpath("//ul[@id='decision-problems']")[0].text_content()
