@@ -102,3 +102,6 @@ def save_file(model_id: int) -> ResponseReturnValue:
         return json_error(exc.description or exc.name, 400)
     response: Response = jsonify({"problems": problem_dicts(view.problems)})
     return response
+
+
+from web.modeler import decisions as decisions  # noqa: E402  (registers its route on bp)
