@@ -245,3 +245,26 @@ def test_the_model_page_shows_the_diagram_with_its_problems_and_opens_the_modele
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "true")
     expect(page.locator("#modeler")).to_have_attribute("data-path", path)
     expect(page.locator(".diagram-problem[data-element-id='Task_DescribeCapaProblem']")).to_be_visible()
+
+
+def test_the_owner_names_a_user_task_in_chinese_in_the_panel(
+        page: Page, ctx: EngineContext, local_only: list[str]) -> None:
+    """The Chinese name staff read (``name:zh``) is set in the properties panel and saved with the
+    task's other properties."""
+    path = "workflows/customer_data.bpmn"
+    draft = models.new_draft(ctx, find_actor(ctx, "owner1"), "customer_data")
+    task = etree.fromstring(draft.files[path].encode()).find(f".//{{{BPMN_NS}}}userTask")
+    assert task is not None
+    sign_in(page, "owner1")
+    open_modeler(page, draft.id, path)
+    shape(page, task.get("id")).click()
+    field = page.get_by_label("Name in Chinese")
+    expect(field).not_to_have_value("")  # the diagram's own name:zh is shown
+    field.fill("新的中文名称")
+    field.press("Tab")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#modeler-status")).to_have_attribute("data-state", re.compile("^(saved|problems)$"))
+    saved = stored(ctx, draft.id, path).find(f".//{{{BPMN_NS}}}userTask[@id='{task.get('id')}']")
+    assert saved is not None
+    names = [p.get("value") for p in saved.iter(f"{{{SPIFF_NS}}}property") if p.get("name") == "name:zh"]
+    assert names == ["新的中文名称"]

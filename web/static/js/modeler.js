@@ -178,6 +178,7 @@
 
   var FIELDS = {
     name: attributeField("name"),
+    nameZh: propertyField("name:zh"),
     department: attributeField("name"),
     form: propertyField("formJsonSchemaFilename"),
     uiForm: propertyField("formUiSchemaFilename"),
