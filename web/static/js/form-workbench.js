@@ -31,27 +31,6 @@
     bench.setAttribute("data-rendered", String(sent));
   }
 
-  function refresh() {
-    var mine = ++sent;
-    fetch(bench.getAttribute("data-preview-url"), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": bench.getAttribute("data-csrf")},
-      body: JSON.stringify({name: bench.getAttribute("data-name"), schema: schema.value, ui_schema: ui.value})
-    }).then(function (response) {
-      return response.json();
-    }).then(function (result) {
-      if (mine === sent) {
-        show({problems: result.problems || [result.error || "?"], html: result.html || {}});
-      }
-    });
-  }
-
-  function later() {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(refresh, 400);
-  }
-
   function post(url, body) {
     return fetch(url, {
       method: "POST",
@@ -63,6 +42,22 @@
         return {ok: response.ok, result: result};
       });
     });
+  }
+
+  function refresh() {
+    var mine = ++sent;
+    post(bench.getAttribute("data-preview-url"),
+         {name: bench.getAttribute("data-name"), schema: schema.value, ui_schema: ui.value}).then(function (answer) {
+      var result = answer.result;
+      if (mine === sent) {
+        show({problems: result.problems || [result.error || "?"], html: result.html || {}});
+      }
+    });
+  }
+
+  function later() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 400);
   }
 
   /* Save both files into the draft, one after the other; list the model's problems after it. */
