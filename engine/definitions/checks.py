@@ -27,8 +27,9 @@ EXPRESSIONS = {
 EXPRESSION_PROPERTIES = {"departmentExpression"}
 
 
-def _owner(node: etree._Element) -> etree._Element:
-    """The flow element an expression belongs to (skipping extensionElements and the like)."""
+def owner(node: etree._Element) -> etree._Element:
+    """The flow element an expression or operator belongs to (skipping extensionElements and the
+    like): its problems are shown there."""
     current = node.getparent()
     while current is not None and current.get("id") is None:
         current = current.getparent()
@@ -52,15 +53,10 @@ def _sources(root: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
 
 
 def _describe(node: etree._Element) -> str:
-    owner = _owner(node)
-    kind = etree.QName(owner).localname
-    name = f" name={owner.get('name')!r}" if owner.get("name") else ""
-    return f"bpmn:{kind} id={owner.get('id')!r}{name} (line {node.sourceline})"
-
-
-def owner(node: etree._Element) -> etree._Element:
-    """The flow element an expression or operator belongs to (its problems are shown there)."""
-    return _owner(node)
+    element = owner(node)
+    kind = etree.QName(element).localname
+    name = f" name={element.get('name')!r}" if element.get("name") else ""
+    return f"bpmn:{kind} id={element.get('id')!r}{name} (line {node.sourceline})"
 
 
 def operation_problems(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:

@@ -233,12 +233,17 @@ def _spiff_problem(message: str, files: Mapping[str, str]) -> Problem:
 def main_process(files: Mapping[str, str]) -> tuple[str, str]:
     """(id, name) of the bundle's process: the one executable process no other process of the
     bundle calls. A bundle is one process with what it calls; anything else is refused."""
+    return _main_process({path: bpmn_xml.parse_xml(text, path) for path, text in sorted(files.items())
+                          if path.startswith(WORKFLOW_PREFIX) and path.endswith(".bpmn")})
+
+
+def _main_process(parsed: Mapping[str, etree._Element]) -> tuple[str, str]:
+    """``main_process`` of the bundle's BPMN files, already parsed (path -> root)."""
     defined: list[tuple[str, str]] = []
     called: set[str] = set()
-    for path, text in sorted(files.items()):
+    for path, root in sorted(parsed.items()):
         if not path.startswith(WORKFLOW_PREFIX) or not path.endswith(".bpmn"):
             continue
-        root = bpmn_xml.parse_xml(text, path)
         defined += [(pid, name) for pid, name, executable in bpmn_xml.process_ids(root) if executable]
         called |= bpmn_xml.references(root)[0]
     roots = [(pid, name) for pid, name in defined if pid not in called]
@@ -274,16 +279,18 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
         _lint_user_tasks(root, path, departments, found)
     _check_forms(files, found)
     if not any(p.blocks for p in found.items):
-        found.items += _parse_problems(files, departments)
+        found.items += _parse_problems(files, roots, departments)
     if not any(p.blocks for p in found.items):
         _check_decision_tests(files, dmn_paths, script_engine, found)
     return found.items
 
 
-def _parse_problems(files: Mapping[str, str], departments: frozenset[str]) -> list[Problem]:
-    """What SpiffWorkflow's parser and the publishing checks refuse, once the rest is clean."""
+def _parse_problems(files: Mapping[str, str], roots: Mapping[str, etree._Element],
+                    departments: frozenset[str]) -> list[Problem]:
+    """What SpiffWorkflow's parser and the publishing checks refuse, once the rest is clean (every
+    file parsed: ``roots`` holds them all)."""
     try:
-        process_id, name = main_process(files)
+        process_id, name = _main_process(roots)
         parsed = parse_bundle(ProcessBundle(process_id, name, files))
         for catch in parsed.message_catches.values():
             senders.check_known(catch.senders, departments, f"bpmn:event id={catch.element_id!r}")

@@ -16,6 +16,7 @@ published (Conflict, with the problems in ``details``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -139,7 +140,8 @@ def next_steps(actor: Actor, view: ModelView) -> list[str]:
     return steps
 
 
-def _signer(signoffs: list[SignOff], step: str) -> str | None:
+def _signer(signoffs: Sequence[SignOff | VersionSignoff], step: str) -> str | None:
+    """Who last signed ``step`` (a view's sign-offs or a row's)."""
     return next((s.actor for s in reversed(signoffs) if s.step == step), None)
 
 
@@ -155,7 +157,8 @@ def signed_steps(view: ModelView) -> dict[str, SignOff | None]:
             for step, kinds in SIGNING_STEPS.items()}
 
 
-def _signers(signoffs: list[SignOff]) -> set[str]:
+def _signers(signoffs: Sequence[SignOff | VersionSignoff]) -> set[str]:
+    """Who prepared and who reviewed: neither may approve."""
     return {s for s in (_signer(signoffs, SUBMITTED), _signer(signoffs, REVIEWED)) if s}
 
 
@@ -330,6 +333,14 @@ def new_draft(ctx: EngineContext, actor: Actor, process_id: str) -> ModelView:
         return _new_draft(uow, ctx, actor, process, files, problems, "edited", "")
 
 
+def _draft_row(uow: UnitOfWork, model_id: int) -> ProcessVersion:
+    """The draft, locked for changing (Conflict once it is submitted)."""
+    row = _row(uow, model_id, lock=True)
+    if row.status != DRAFT:
+        raise Conflict(f"Model {model_id} is {row.status}; only a draft can be changed")
+    return row
+
+
 def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, content: str) -> ModelView:
     """Change (or add) one file of a draft and validate the draft again."""
     _require(may_prepare(actor), actor, "edit process models")
@@ -340,9 +351,7 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
     if text_problem(content) is not None:
         raise InvalidInput(f"content: {text_problem(content)}", {"content": text_problem(content)})
     with ctx.unit_of_work() as uow:
-        row = _row(uow, model_id, lock=True)
-        if row.status != DRAFT:
-            raise Conflict(f"Model {model_id} is {row.status}; only a draft can be changed")
+        row = _draft_row(uow, model_id)
         files = {f.path: f.content for f in row.files}
         if path not in files and len(files) >= MAX_FILES:
             raise InvalidInput(f"path: a bundle holds at most {MAX_FILES} files", {"path": "too many files"})
@@ -353,9 +362,7 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         problems.append(Problem("", path, "error", f"The bundle's process is now {process[0]!r}; this draft is "
                                                    f"of {process_id!r}: start a new draft for another process."))
     with ctx.unit_of_work() as uow:
-        row = _row(uow, model_id, lock=True)
-        if row.status != DRAFT:
-            raise Conflict(f"Model {model_id} is {row.status}; only a draft can be changed")
+        row = _draft_row(uow, model_id)
         existing = next((f for f in row.files if f.path == path), None)
         if existing is None:
             row.files.append(ProcessFile(path=path, content=content))
@@ -385,10 +392,6 @@ def _in_status(row: ProcessVersion, *statuses: str) -> None:
         raise Conflict(f"Model {row.id} is {row.status}; this step needs it {' or '.join(statuses)}")
 
 
-def _last_signer(row: ProcessVersion, step: str) -> str | None:
-    return next((s.actor for s in reversed(row.signoffs) if s.step == step), None)
-
-
 def submit(ctx: EngineContext, actor: Actor, model_id: int, note: str = "") -> ModelView:
     """The preparer signs the draft and hands it to review; its files are frozen from now on."""
     _require(may_prepare(actor), actor, "submit process models")
@@ -416,7 +419,7 @@ def review(ctx: EngineContext, actor: Actor, model_id: int, note: str = "") -> M
     with ctx.unit_of_work() as uow:
         row = _row(uow, model_id, lock=True)
         _in_status(row, SUBMITTED)
-        if _last_signer(row, SUBMITTED) == actor.username:
+        if _signer(row.signoffs, SUBMITTED) == actor.username:
             raise Forbidden(f"{actor.username} prepared model {row.id}; someone else must review it")
         row.status = REVIEWED
         _sign(row, REVIEWED, actor, comment)
@@ -430,7 +433,7 @@ def approve(ctx: EngineContext, actor: Actor, model_id: int, note: str = "") -> 
     with ctx.unit_of_work() as uow:
         row = _row(uow, model_id, lock=True)
         _in_status(row, REVIEWED)
-        if actor.username in {_last_signer(row, SUBMITTED), _last_signer(row, REVIEWED)}:
+        if actor.username in _signers(row.signoffs):
             raise Forbidden(f"{actor.username} prepared or reviewed model {row.id}; someone else must approve it")
         row.status = APPROVED
         _sign(row, APPROVED, actor, comment)

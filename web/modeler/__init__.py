@@ -42,13 +42,8 @@ def problem_dicts(problems: Iterable[Problem]) -> list[dict[str, str]]:
 def edit(model_id: int) -> ResponseReturnValue:
     """One BPMN file of a draft (``?file=``, else its first) in the modeler. Only a process owner
     edits, and only a draft: anything else would fail at the first save, after the work is done."""
-    who = actor()
-    if not models.may_prepare(who):
-        raise Forbidden(_("Only a process owner may edit process models."))
-    view = models.get_model(engine(), who, model_id)
-    if view.status != models.DRAFT:
-        raise Conflict(_("Version %(label)s is %(status)s: only a draft can be edited.",
-                         label=view.label, status=view.status))
+    view = editable_model(model_id)
+    require_draft(view)
     bpmn_files, path = _diagram_file(view)
     return render_template(
         "modeler/editor.html", model_id=model_id, path=path, content=view.files[path], bpmn_files=bpmn_files,
@@ -58,6 +53,21 @@ def edit(model_id: int) -> ResponseReturnValue:
         save_url=url_for("modeler.save_file", model_id=model_id),
         back_url=url_for("models.detail", model_id=model_id), back_label=_("Back to the model"),
     )
+
+
+def editable_model(model_id: int) -> models.ModelView:
+    """The model for an editor page: Forbidden unless the user is a process owner."""
+    who = actor()
+    if not models.may_prepare(who):
+        raise Forbidden(_("Only a process owner may edit process models."))
+    return models.get_model(engine(), who, model_id)
+
+
+def require_draft(view: models.ModelView) -> None:
+    """Conflict unless the version is a draft: anything else would fail at the first save."""
+    if view.status != models.DRAFT:
+        raise Conflict(_("Version %(label)s is %(status)s: only a draft can be edited.",
+                         label=view.label, status=view.status))
 
 
 @bp.get("/models/<int:model_id>/diagram")

@@ -19,10 +19,10 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.definitions.catalog import decision_tests_key
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.errors import NotFound
 from engine.services import models
 from web.context import actor, engine
-from web.modeler import bp, problem_dicts
+from web.modeler import bp, editable_model, problem_dicts, require_draft
 
 DMN_SUFFIX = ".dmn"
 
@@ -32,14 +32,9 @@ DMN_SUFFIX = ".dmn"
 def decisions(model_id: int) -> ResponseReturnValue:
     """One DMN file of a draft (``?file=``) in the decision table editor, with its test cases.
     Only a process owner edits, and only a draft, as for the BPMN modeler."""
-    who = actor()
-    if not models.may_prepare(who):
-        raise Forbidden(_("Only a process owner may edit process models."))
-    view = models.get_model(engine(), who, model_id)
+    view = editable_model(model_id)
     dmn_files, path = _decision_file(view)
-    if view.status != models.DRAFT:
-        raise Conflict(_("Version %(label)s is %(status)s: only a draft can be edited.",
-                         label=view.label, status=view.status))
+    require_draft(view)
     tests = decision_tests_key(path)
     return render_template(
         "modeler/decisions.html", model_id=model_id, path=path, content=view.files[path], dmn_files=dmn_files,
