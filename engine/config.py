@@ -92,12 +92,12 @@ class AuthSettings:
     @classmethod
     def from_env(cls) -> AuthSettings:
         return cls(
-            session_idle_minutes=_int("SERVICEFLOW_SESSION_IDLE_MINUTES", 30),
-            session_max_hours=_int("SERVICEFLOW_SESSION_MAX_HOURS", 12),
-            account_failures=_int("SERVICEFLOW_SIGNIN_ACCOUNT_FAILURES", 5),
-            address_failures=_int("SERVICEFLOW_SIGNIN_ADDRESS_FAILURES", 20),
-            failure_window_minutes=_int("SERVICEFLOW_SIGNIN_WINDOW_MINUTES", 15),
-            lock_minutes=_int("SERVICEFLOW_SIGNIN_LOCK_MINUTES", 15),
+            session_idle_minutes=_int("SERVICEFLOW_SESSION_IDLE_MINUTES", cls.session_idle_minutes),
+            session_max_hours=_int("SERVICEFLOW_SESSION_MAX_HOURS", cls.session_max_hours),
+            account_failures=_int("SERVICEFLOW_SIGNIN_ACCOUNT_FAILURES", cls.account_failures),
+            address_failures=_int("SERVICEFLOW_SIGNIN_ADDRESS_FAILURES", cls.address_failures),
+            failure_window_minutes=_int("SERVICEFLOW_SIGNIN_WINDOW_MINUTES", cls.failure_window_minutes),
+            lock_minutes=_int("SERVICEFLOW_SIGNIN_LOCK_MINUTES", cls.lock_minutes),
         )
 
 

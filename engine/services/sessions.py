@@ -8,7 +8,6 @@ is written at most once a minute, so that pages do not all write to the database
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -18,13 +17,10 @@ from engine.context import EngineContext
 from engine.persistence.models import User, UserSession
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
+from engine.services.api_tokens import token_digest
 from engine.time.clock import utcnow
 
 SEEN_PRECISION = timedelta(minutes=1)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start_session(ctx: EngineContext, actor: Actor) -> str:
@@ -32,7 +28,7 @@ def start_session(ctx: EngineContext, actor: Actor) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with ctx.unit_of_work() as uow:
-        uow.session.add(UserSession(token_hash=_digest(token), user_id=actor.id, created_at=now, last_seen_at=now))
+        uow.session.add(UserSession(token_hash=token_digest(token), user_id=actor.id, created_at=now, last_seen_at=now))
         uow.commit()
     return token
 
@@ -44,7 +40,7 @@ def session_actor(ctx: EngineContext, token: str) -> Actor | None:
     limits = ctx.settings.auth
     now = utcnow()
     with ctx.unit_of_work(readonly=True) as uow:
-        row = uow.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+        row = uow.session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(token)))
         if row is None or row.revoked_at is not None:
             return None
         if (row.last_seen_at + timedelta(minutes=limits.session_idle_minutes) <= now
@@ -65,7 +61,7 @@ def end_session(ctx: EngineContext, token: str) -> None:
     """Sign out: the session's token opens nothing any more, wherever a copy of the cookie is."""
     with ctx.unit_of_work() as uow:
         uow.session.execute(update(UserSession)
-                            .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
+                            .where(UserSession.token_hash == token_digest(token), UserSession.revoked_at.is_(None))
                             .values(revoked_at=utcnow()))
         uow.commit()
 
@@ -74,5 +70,5 @@ def end_user_sessions(uow: UnitOfWork, user_id: int, keep_token: str | None = No
     """End every session of a user but ``keep_token``'s, in the caller's transaction."""
     query = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if keep_token:
-        query = query.where(UserSession.token_hash != _digest(keep_token))
+        query = query.where(UserSession.token_hash != token_digest(keep_token))
     uow.session.execute(query.values(revoked_at=utcnow()))

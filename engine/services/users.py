@@ -37,13 +37,6 @@ def authenticate(ctx: EngineContext, username: str, password: str) -> Actor | No
     return actor
 
 
-def get_actor(ctx: EngineContext, user_id: int) -> Actor | None:
-    """The signed-in user of a web session; never a service account (it has no web session)."""
-    with ctx.unit_of_work(readonly=True) as uow:
-        user = uow.session.get(User, user_id)
-        return Actor.of(user) if user is not None and user.is_active and not user.is_service_account else None
-
-
 LOCALES = ("en", "zh")
 
 
