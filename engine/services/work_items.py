@@ -126,6 +126,9 @@ def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -
         return [work_item_view(i) for i in page]
 
 
+TASK_DONE = "This task is no longer open: someone has already completed it"
+
+
 def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:
     """The open task, or 409 when it existed and is done, or 404 when it never existed (as for an
     id no row can hold, which the database would refuse with an error instead)."""
@@ -136,19 +139,23 @@ def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:
         return item
     seen = uow.session.scalar(select(CaseEvent.id).where(CaseEvent.task_id == task_id).limit(1))
     if seen is not None:
-        raise Conflict("This task is no longer open: someone has already completed it")
+        raise Conflict(TASK_DONE)
     raise NotFound(f"No task {task_id}")
 
 
 def find_readable_item(uow: UnitOfWork, actor: Actor, task_id: str) -> WorkItem:
     """The open task as ``find_open_item`` finds it, for a reader: a task of a case ``actor`` may
     not read is NotFound, open or done, so that neither the task nor its case leaks."""
+    if text_problem(task_id) is not None:
+        raise NotFound(f"No task {task_id!r}")
     item = uow.session.get(WorkItem, task_id)
     case_id = item.case_id if item is not None else uow.session.scalar(
         select(CaseEvent.case_id).where(CaseEvent.task_id == task_id).limit(1))
     if case_id is None or not visibility.may_read_case(uow.session, actor, case_id):
         raise NotFound(f"No task {task_id}")
-    return item if item is not None else find_open_item(uow, task_id)
+    if item is None:
+        raise Conflict(TASK_DONE)
+    return item
 
 
 def _set_assignee(uow: UnitOfWork, item: WorkItem, expected: int | None, new: int | None) -> None:
