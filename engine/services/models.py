@@ -495,3 +495,7 @@ def export_zip(ctx: EngineContext, actor: Actor, model_id: int) -> bytes:
 def export_file_name(view: ModelView) -> str:
     """``capa-A3.zip``; a draft, which has no label yet, ``capa-draft-17.zip``."""
     return f"{view.process_id}-{view.label or f'draft-{view.id}'}.zip"
+
+
+# The forward sign-off steps by the name the pages and the API use for them (reject takes a comment).
+STEPS = {"submit": submit, "review": review, "approve": approve, "publish": publish}

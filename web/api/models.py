@@ -17,7 +17,6 @@ from web.request_limits import allow_larger_body
 
 UPLOAD_OVERHEAD = 64 * 1024  # the multipart envelope and the change note around the zip
 allow_larger_body("api.import_model", MAX_BUNDLE_BYTES + UPLOAD_OVERHEAD)
-STEPS = {"submit": models.submit, "review": models.review, "approve": models.approve, "publish": models.publish}
 
 
 def _text(body: dict[str, Any], field: str) -> str:
@@ -59,7 +58,7 @@ def export_model(model_id: int):  # type: ignore[no-untyped-def]
 
 def _sign(model_id: int, step: str):  # type: ignore[no-untyped-def]
     note = _text(_body(), "note")
-    return jsonify(_model_json(STEPS[step](engine(), g.actor, model_id, note)))
+    return jsonify(_model_json(models.STEPS[step](engine(), g.actor, model_id, note)))
 
 
 @bp.post("/models/<int:model_id>/submit")

@@ -22,7 +22,6 @@ from web.request_limits import allow_larger_body
 
 bp = Blueprint("models", __name__, url_prefix="/models")
 allow_larger_body("models.upload", MAX_BUNDLE_BYTES + UPLOAD_OVERHEAD)
-STEPS = {"submit": models.submit, "review": models.review, "approve": models.approve, "publish": models.publish}
 
 
 @bp.app_context_processor
@@ -128,6 +127,6 @@ def sign(model_id: int, step: str):  # type: ignore[no-untyped-def]
     if step == "reject":
         models.reject(engine(), actor(), model_id, request.form.get("comment", ""))
     else:
-        STEPS[step](engine(), actor(), model_id, request.form.get("note", ""))
+        models.STEPS[step](engine(), actor(), model_id, request.form.get("note", ""))
     flash(_done_message(step), "success")
     return redirect(url_for("models.detail", model_id=model_id))
