@@ -9,8 +9,9 @@ from flask import Response, g, jsonify, request
 
 from engine.definitions.bundle_zip import FIELD, MAX_BUNDLE_BYTES
 from engine.errors import InvalidInput
-from engine.services import models
+from engine.services import model_diff, models
 from web.api import _body, bp
+from web.api.params import required_int_param
 from web.api.serialize import to_json
 from web.context import engine
 from web.request_limits import allow_larger_body
@@ -45,6 +46,16 @@ def import_model():  # type: ignore[no-untyped-def]
 def get_model(model_id: int):  # type: ignore[no-untyped-def]
     """A draft or version: its files, state, sign-offs, revision record and problems."""
     return jsonify(_model_json(models.get_model(engine(), g.actor, model_id)))
+
+
+@bp.get("/models/<int:model_id>/diff")
+def diff_model(model_id: int):  # type: ignore[no-untyped-def]
+    """What version ``model_id`` does differently from version ``against`` of the same process:
+    elements, flows, decision rules and form fields added, removed or changed."""
+    against = required_int_param("against", 1, model_diff.MAX_ID)
+    comparison = model_diff.compare_versions(engine(), g.actor, model_id, against)
+    return jsonify({"before": to_json(comparison.before), "after": to_json(comparison.after),
+                    "entries": to_json(comparison.entries)})
 
 
 @bp.get("/models/<int:model_id>/export")

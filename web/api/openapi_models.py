@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.definitions.bundle_zip import FIELD, MAX_BUNDLE_BYTES
+from engine.services.model_diff import MAX_ID
 from engine.services.models import MAX_NOTE
 
 
@@ -33,6 +34,21 @@ MODEL_SCHEMAS: dict = {
         "revision_record": {"type": "array", "items": {"type": "object"}},
         "distribution": {"type": "array", "items": STRING}, "source": STRING, "created_by": STRING,
         "created_at": STRING, "next_steps": {"type": "array", "items": STRING}}},
+    "VersionRef": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "process_id": STRING, "name": STRING, "version": {"type": "integer"},
+        "label": STRING, "status": STRING}},
+    "ModelDiff": {"type": "object", "required": ["before", "after", "entries"], "properties": {
+        "before": {**_ref("VersionRef"), "description": "the version compared with (against)"},
+        "after": {**_ref("VersionRef"), "description": "the version asked about"},
+        "entries": {"type": "array", "items": {"type": "object", "required": [
+            "file", "element_id", "element_type", "name", "kind", "changes"], "properties": {
+            "file": STRING, "element_id": {**STRING, "description": "BPMN/DMN element id or form field path; "
+                                                                   "empty for a whole file or form"},
+            "element_type": {**STRING, "description": "the BPMN/DMN element's tag (userTask, sequenceFlow, "
+                                                      "decision rule, ...), form field, field layout or file"},
+            "name": STRING, "kind": {"enum": ["added", "removed", "changed"]},
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "attribute": STRING, "before": STRING, "after": STRING}}}}}}}},
     "ProcessVersions": {"type": "object", "properties": {
         "process_id": STRING, "name": STRING, "versions": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "label": STRING, "status": STRING, "change_note": STRING,
@@ -75,6 +91,16 @@ MODEL_PATHS: dict = {
     "/models/{model_id}": {"get": {"summary": "A draft or version", "parameters": [MODEL_ID],
                                    "responses": {"200": _json(_ref("Model"), "The version"),
                                                  **_errors("401", "403", "404")}}},
+    "/models/{model_id}/diff": {"get": {
+        "summary": "What a version does differently from another version of the same process",
+        "parameters": [MODEL_ID, {"name": "against", "in": "query", "required": True,
+                                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                                  "description": "the version to compare with (the one before)"}],
+        "responses": {"200": _json(_ref("ModelDiff"), "Elements, flows, rules and form fields added, removed "
+                                                      "or changed"),
+                      "409": _json(ERROR, "The two versions are of different processes (details.against)"),
+                      "422": _json(ERROR, "against is missing or not a whole number (details.against)"),
+                      **_errors("401", "403", "404")}}},
     "/models/{model_id}/export": {"get": {
         "summary": "The version's files as a zip", "parameters": [MODEL_ID],
         "responses": {"200": {"description": "The zip", "content": {"application/zip": {

@@ -27,6 +27,14 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def required_int_param(name: str, low: int, high: int) -> int:
+    """The whole number in ``[low, high]`` that query parameter ``name`` must give."""
+    if request.args.get(name) is None:
+        message = "Required: a whole number."
+        raise InvalidInput(f"Query parameter {name!r}: {message}", {name: [message]})
+    return int_param(name, low, low, high)
+
+
 def paging(default_limit: int) -> tuple[int, int]:
     """(limit, offset) of a list request."""
     return int_param("limit", default_limit, 0, MAX_LIMIT), int_param("offset", 0, 0, MAX_OFFSET)

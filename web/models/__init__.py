@@ -13,9 +13,10 @@ from flask_login import current_user, login_required
 
 from engine.definitions.bundle_zip import MAX_BUNDLE_BYTES
 from engine.errors import InvalidDefinition, InvalidInput
-from engine.services import models
+from engine.services import model_diff, models
 from engine.services.departments import list_departments
 from web.api.models import UPLOAD_OVERHEAD
+from web.api.params import required_int_param
 from web.context import actor, engine
 from web.i18n import current_locale
 from web.request_limits import allow_larger_body
@@ -84,7 +85,18 @@ def new_draft(process_id: str):  # type: ignore[no-untyped-def]
 def detail(model_id: int):  # type: ignore[no-untyped-def]
     """One version: files, problems, sign-offs, revision record, distribution, next steps."""
     view = models.get_model(engine(), actor(), model_id)
-    return render_template("models/detail.html", model=view, steps=models.next_steps(actor(), view))
+    return render_template("models/detail.html", model=view, steps=models.next_steps(actor(), view),
+                           comparable=model_diff.other_versions(engine(), actor(), model_id))
+
+
+@bp.get("/<int:model_id>/diff")
+@login_required
+def diff(model_id: int):  # type: ignore[no-untyped-def]
+    """Version ``model_id`` beside version ``against`` of the same process: both diagrams with the
+    elements added, removed and changed marked, and the list of every change."""
+    against = required_int_param("against", 1, model_diff.MAX_ID)
+    comparison = model_diff.compare_versions(engine(), actor(), model_id, against)
+    return render_template("models/diff.html", comparison=comparison)
 
 
 @bp.get("/<int:model_id>/print")
