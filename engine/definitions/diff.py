@@ -365,8 +365,22 @@ def _ui_schema_fields(text: str) -> dict[str, _Element]:
         for key, value in node.items():
             if isinstance(value, dict) and not key.startswith("ui:") and depth < MAX_FORM_DEPTH:
                 walk(value, f"{path}.{key}" if path else key, depth + 1)
+            elif key == "ui:translations" and isinstance(value, dict):
+                attributes |= _translations(value)
             else:
                 attributes[key] = _json_value(value)
 
     walk(_load_object(text), "", 0)
+    return found
+
+
+def _translations(value: dict[str, Any]) -> dict[str, str]:
+    """A form's names in other languages (``ui:translations``: language -> key -> text), one
+    attribute per text, so that one renamed field is one change rather than the whole table."""
+    found: dict[str, str] = {}
+    for language, table in value.items():
+        if isinstance(table, dict):
+            found |= {f"ui:translations.{language}.{key}": _json_value(text) for key, text in table.items()}
+        else:
+            found[f"ui:translations.{language}"] = _json_value(table)
     return found

@@ -112,7 +112,8 @@ SCHEMA = {"type": "object", "title": "Check", "required": ["result"], "propertie
     "notes": {"type": "string", "title": "Notes"},
     "address": {"type": "object", "properties": {"city": {"type": "string", "title": "City"}}},
 }}
-UI_SCHEMA = {"ui:order": ["result", "notes", "address"], "notes": {"ui:widget": "textarea"}}
+UI_SCHEMA = {"ui:order": ["result", "notes", "address"], "notes": {"ui:widget": "textarea"},
+             "ui:translations": {"zh": {"": "检查", "result": "结果", "notes": "备注"}}}
 
 
 def bundle(**changes: str | None) -> dict[str, str]:
@@ -267,11 +268,14 @@ def test_form_fields_added_removed_and_changed_are_listed_by_path() -> None:
 
 
 def test_form_layout_changes_are_listed_by_field() -> None:
-    ui = {"ui:order": ["notes", "result", "address"], "notes": {"ui:widget": "text"}}
+    ui = {"ui:order": ["notes", "result", "address"], "notes": {"ui:widget": "text"},
+          "ui:translations": {"zh": {"": "检查", "result": "检验结果", "notes": "备注"}}}
     entries = {e.element_id: e for e in diff_files(bundle(), bundle(ui=json.dumps(ui)))}
     assert [(c.attribute, c.before, c.after) for c in entries["notes"].changes] == [
         ("ui:widget", "textarea", "text")]
-    assert entries["notes"].element_type == "field layout" and entries[""].changes[0].attribute == "ui:order"
+    assert entries["notes"].element_type == "field layout"
+    assert [c.attribute for c in entries[""].changes] == ["ui:order", "ui:translations.zh.result"]
+    assert entries[""].changes[1].after == "检验结果"
 
 
 def test_a_file_that_cannot_be_parsed_is_compared_as_text() -> None:
