@@ -16,7 +16,7 @@ broken draft still has a diff rather than an error.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,16 +94,17 @@ def _diff_file(path: str, old: str | None, new: str | None) -> list[DiffEntry]:
     whole_file = old is None or new is None
     reader = _reader(path)
     if reader is None or (whole_file and reader is not _bpmn_elements):
-        return [] if whole_file else [_text_change(path, old, new)]
+        return [] if old is None or new is None else [_text_change(path, old, new)]
     try:
         before = reader(old) if old is not None else {}
         after = reader(new) if new is not None else {}
     except (InvalidDefinition, ValueError, RecursionError):
-        return [] if whole_file else [_text_change(path, old, new)]
+        return [] if old is None or new is None else [_text_change(path, old, new)]
     return _compare(path, before, after)
 
 
-def _reader(path: str) -> Any:
+def _reader(path: str) -> Callable[[str], dict[str, _Element]] | None:
+    """How a file's elements are read, by its kind; None for a file compared as text."""
     if path.endswith(".bpmn"):
         return _bpmn_elements
     if path.endswith(".dmn"):
@@ -298,10 +299,11 @@ def _dmn_elements(text: str) -> dict[str, _Element]:
                           .get("typeRef", "")}
             found[column.get("id", "")] = _Element(f"decision {local}", column.get("name") or label, attributes)
             columns.append(f"{'when' if local == 'input' else 'then'} {label}")
+        keys = _column_keys(columns)
         for number, rule in enumerate(table.iterfind(f"{ns}rule"), start=1):
             cells = [c for c in rule if _local(c) in ("inputEntry", "outputEntry")]
-            attributes = {_unique(columns[i] if i < len(columns) else f"cell {i + 1}", columns[:i]):
-                          _text(c.find(f"{ns}text")) for i, c in enumerate(cells)}
+            attributes = {keys[i] if i < len(keys) else f"cell {i + 1}": _text(c.find(f"{ns}text"))
+                          for i, c in enumerate(cells)}
             description = _text(rule.find(f"{ns}description"))
             if description:
                 attributes["description"] = description
@@ -309,9 +311,14 @@ def _dmn_elements(text: str) -> dict[str, _Element]:
     return found
 
 
-def _unique(label: str, earlier: list[str]) -> str:
-    """A column's key in a rule; two columns with one label are told apart by their position."""
-    return f"{label} ({earlier.count(label) + 1})" if label in earlier else label
+def _column_keys(columns: list[str]) -> list[str]:
+    """Each column's key in a rule's attributes; columns with one label are told apart by number."""
+    seen: dict[str, int] = {}
+    keys: list[str] = []
+    for label in columns:
+        seen[label] = seen.get(label, 0) + 1
+        keys.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return keys
 
 
 # --- forms (JSON Schema and UI schema) ----------------------------------------------------------

@@ -43,7 +43,7 @@ def test_the_owner_compares_a_draft_with_the_version_in_force_and_sees_the_renam
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/inbox$"))
     page.goto(f"/models/{draft.id}")
-    page.get_by_label("Compare with…").select_option(str(current.id))
+    expect(page.get_by_label("Compare with…")).to_have_value(str(current.id))  # the version in force
     page.get_by_role("button", name="Show the changes").click()
     expect(page).to_have_url(re.compile(rf"/models/{draft.id}/diff\?against={current.id}$"))
 
@@ -67,5 +67,10 @@ def test_the_owner_compares_a_draft_with_the_version_in_force_and_sees_the_renam
     expect(row).to_contain_text("Write the Liaison Form")
     expect(page.locator(f"tr[data-element-id='subject'][data-file='{FORM_PATH}']")).to_contain_text(
         "Subject of the visit")
+    # its id in the list selects it on both diagrams
+    row.get_by_role("button", name="Task_WriteLiaisonForm").click()
+    for side in ("before", "after"):
+        expect(page.locator(f"[data-side='{side}'] g.djs-element[data-element-id='Task_WriteLiaisonForm']")
+               ).to_have_class(re.compile(r"\bselected\b"))
     page.screenshot(path=str(shots / "model-diff.png"), full_page=True)
     assert outside == []

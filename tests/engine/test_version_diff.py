@@ -312,3 +312,14 @@ def test_diagram_marks_show_removed_and_changed_before_and_added_and_changed_aft
     assert diagram_marks(entries, BPMN, "before") == {"Script_Count": CHANGED, "Call_Capa": REMOVED}
     assert diagram_marks(entries, BPMN, "after") == {"Script_Count": CHANGED, "New_Task": ADDED}
     assert diagram_marks(entries, DMN, "after") == {}
+
+
+def test_two_decision_columns_with_one_label_are_told_apart() -> None:
+    second = ('<input id="Input_again" label="Category">'
+              '<inputExpression id="expr2" typeRef="string"><text>subcategory</text></inputExpression></input>')
+    two_inputs = DECISION.replace('<output id="Output_department"', second + '<output id="Output_department"').replace(
+        '<inputEntry id="c1"><text>"quality"</text></inputEntry>',
+        '<inputEntry id="c1"><text>"quality"</text></inputEntry><inputEntry id="c1b"><text>"a"</text></inputEntry>')
+    changed = two_inputs.replace('<text>"a"</text>', '<text>"b"</text>')
+    entry = only(diff_files(bundle(dmn=two_inputs), bundle(dmn=changed)))
+    assert [(c.attribute, c.before, c.after) for c in entry.changes] == [("when Category (2)", '"a"', '"b"')]

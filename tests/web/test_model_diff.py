@@ -141,4 +141,5 @@ def test_a_version_page_offers_to_compare_with_the_other_versions_of_its_process
     sign_in(client, "owner1")
     html = client.get(f"/models/{draft}").get_data(as_text=True)
     assert f'action="/models/{draft}/diff"' in html and 'name="against"' in html
-    assert f'<option value="{current}">' in html and f'<option value="{draft}">' not in html
+    assert f'<option value="{current}" selected>' in html  # the version in force is offered first
+    assert f'<option value="{draft}"' not in html
