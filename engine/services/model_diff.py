@@ -1,7 +1,7 @@
 """Comparing two versions of one process (engine.definitions.diff), for whoever may read models.
 
 The comparison reads as "what ``model_id`` does differently from ``against``": ``against`` is the
-version before, ``model_id`` the version after, whichever is newer, so that a reviewer looking
+version before, ``model_id`` the version after (whichever of the two is newer), so that a reviewer looking
 at a new draft compares it with the version in force and sees the draft's additions as added.
 """
 
