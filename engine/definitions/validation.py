@@ -23,6 +23,7 @@ from engine.definitions.bpmn_xml import NS, SPIFF_NS
 from engine.definitions.catalog import (
     DECISION_TESTS_SUFFIX,
     FORM_PREFIX,
+    UI_SCHEMA_SUFFIX,
     WORKFLOW_PREFIX,
     ProcessBundle,
     parse_bundle,
@@ -204,7 +205,7 @@ def _check_forms(files: Mapping[str, str], found: _Findings) -> None:
             continue
         name = path.removeprefix(FORM_PREFIX)
         try:
-            if path.endswith(".uischema.json"):
+            if path.endswith(UI_SCHEMA_SUFFIX):
                 FormDefinition.from_json(name, "{}", text)
             else:
                 FormDefinition.from_json(name, text)

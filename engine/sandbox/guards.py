@@ -116,6 +116,7 @@ def _check_mod(a: Any, b: Any) -> None:
 
 _CHECKS: dict[str, Callable[[Any, Any], None]] = {
     "+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift, "%": _check_mod}
+BINOP_CHECKS = {sym: _CHECKS[sym] for sym in ("+", "*", "**", "%")}  # as Jinja names its operators
 BINOP_GUARDS = {
     ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 _INPLACE_OPS = {
