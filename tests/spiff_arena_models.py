@@ -125,12 +125,12 @@ FRUIT_SCHEMA = {"title": "Choose a fruit", "type": "object", "required": ["fruit
 FRUIT_UI = {"ui:order": ["fruit", "note"], "note": {"ui:widget": "textarea"}}
 
 
-def forms() -> dict[str, str]:
+def forms(instructions: str = FORMS_INSTRUCTIONS) -> dict[str, str]:
     body = (
         '<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>'
         + _script_task("Activity_offer", "Offer the choices", "Flow_1", "Flow_2", FORMS_SCRIPT)
         + _user_task("Activity_choose", "Choose a fruit", "Flow_2", "Flow_3", form="choose-fruit-schema.json",
-                     ui="choose-fruit-uischema.json", instructions=FORMS_INSTRUCTIONS)
+                     ui="choose-fruit-uischema.json", instructions=instructions)
         + '<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_3</bpmn:incoming></bpmn:endEvent>'
         + _flows(("Flow_1", "StartEvent_1", "Activity_offer"), ("Flow_2", "Activity_offer", "Activity_choose"),
                  ("Flow_3", "Activity_choose", "EndEvent_1")))
@@ -139,16 +139,20 @@ def forms() -> dict[str, str]:
             "forms/choose-fruit-uischema.json": as_json(FRUIT_UI)}
 
 
-# -- a task with a manual signal button (an interrupting signal boundary event) --
+# -- a manual task with instructions and a manual signal button (an interrupting signal boundary event) --
 SIGNAL = "arena_signal"
 SIGNAL_NAME = "cancel_request"
 SIGNAL_LABEL = "Cancel the request"
 
 
+SIGNAL_INSTRUCTIONS = "Handle the request, or **cancel** it with the button."
+
+
 def signal() -> dict[str, str]:
+    handle = _user_task("Activity_handle", "Handle the request", "Flow_1", "Flow_2", instructions=SIGNAL_INSTRUCTIONS)
     body = (
         '<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>'
-        + _user_task("Activity_handle", "Handle the request", "Flow_1", "Flow_2")
+        + handle.replace("bpmn:userTask", "bpmn:manualTask")  # spiff-arena's instructions-only task
         + '<bpmn:boundaryEvent id="Event_cancel" name="Cancelled by hand" attachedToRef="Activity_handle">'
         f"<bpmn:extensionElements><spiffworkflow:signalButtonLabel>{SIGNAL_LABEL}"
         "</spiffworkflow:signalButtonLabel></bpmn:extensionElements><bpmn:outgoing>Flow_3</bpmn:outgoing>"

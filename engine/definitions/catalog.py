@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 
 from engine.definitions import bpmn_xml, senders, starters
 from engine.definitions.checks import check_expressions, check_operations
@@ -146,7 +146,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
     tasks: dict[str, UserTaskInfo] = {}
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
-            if not isinstance(task_spec, UserTask):
+            if not isinstance(task_spec, UserTask | ManualTask):  # a manual task: instructions, no form
                 continue
             if task_spec.name in tasks:
                 raise InvalidDefinition(
@@ -154,7 +154,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                     f"bundle ({bundle_process_ids(spec, subprocess_specs)}); give each user task its own id"
                 )
             props = (task_spec.extensions or {}).get("properties", {})
-            form = _named_form(task_spec, "bpmn:userTask", forms)
+            form = _named_form(task_spec, "bpmn:userTask", forms) if isinstance(task_spec, UserTask) else None
             tasks[task_spec.name] = UserTaskInfo(
                 element_id=task_spec.name,
                 title=task_spec.bpmn_name or task_spec.name,

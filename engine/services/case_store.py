@@ -124,8 +124,8 @@ def _sync_inbox(
 
 def _owners(uow: UnitOfWork, case: Case, task: ReadyTask) -> list[User]:
     """Who works a task no department works, as spiff-arena routes it: the active users its
-    lane's ``lane_owners`` entry names, else the person who started the case (none for a case a
-    timer, a message or another system started: the task then waits, unrouted, for an admin)."""
+    lane's ``lane_owners`` entry names, else the person who started the case (nobody for a case
+    a timer, a message or another system started, so name its people in ``lane_owners``)."""
     if task.department is not None:
         return []
     active = select(User).where(User.is_active.is_(True), User.is_service_account.is_(False))

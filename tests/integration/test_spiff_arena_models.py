@@ -96,12 +96,32 @@ def test_a_form_takes_its_choices_from_task_data_its_ui_schema_file_and_shows_in
     assert done.json["data"]["fruit"] == "pears"
 
 
+def test_instructions_that_overrun_their_bounds_are_not_shown_and_the_case_goes_on(api) -> None:  # type: ignore[no-untyped-def]
+    publish(api, arena.forms(instructions='{{ "x" * 10**8 }}'))
+    task = only_task(api.post("/cases", {"process": arena.FORMS}, as_="admin1").json)
+    shown = api.get(f"/tasks/{task['id']}", as_="admin1").json
+    assert shown["instructions"] == ""
+    assert shown["instructions_error"].startswith("Script refused: the value would have more than")
+    done = api.post(f"/tasks/{task['id']}/complete", {"data": {"fruit": "apples"}}, as_="admin1")
+    assert done.json["status"] == "completed"
+
+
+def test_instructions_that_do_not_parse_are_refused_at_upload_naming_the_task(api) -> None:  # type: ignore[no-untyped-def]
+    created = api.client.post("/api/v1/models", data={
+        "bundle": (io.BytesIO(zipped(arena.forms(instructions="{% if %}"))), "bundle.zip"), "change_note": "x"},
+        headers=api._headers("owner1"), content_type="multipart/form-data")
+    errors = [p for p in created.json["problems"] if p["severity"] == "error"]
+    assert [p["element_id"] for p in errors] == ["Activity_choose"]
+    assert "Instructions refused" in errors[0]["message"]
+
+
 def test_a_manual_signal_is_offered_as_a_button_and_pressing_it_is_recorded(api) -> None:  # type: ignore[no-untyped-def]
     publish(api, arena.signal())
     case = api.post("/cases", {"process": arena.SIGNAL}, as_="admin1").json
     task = only_task(case)
     shown = api.get(f"/tasks/{task['id']}", as_="admin1").json
     assert shown["signals"] == [{"name": arena.SIGNAL_NAME, "label": arena.SIGNAL_LABEL}]
+    assert "<strong>cancel</strong>" in shown["instructions"] and shown["form"] is None
     assert api.post(f"/tasks/{task['id']}/signal", {"signal": arena.SIGNAL_NAME}, as_="sales1").status_code == 403
     assert api.post(f"/tasks/{task['id']}/signal", {"signal": "other"}, as_="admin1").status_code == 409
     assert api.post(f"/tasks/{task['id']}/signal", {}, as_="admin1").status_code == 422

@@ -52,7 +52,8 @@ def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], stat
         may_claim=allowed.may_claim,
         may_release=allowed.may_release,
         may_assign=allowed.may_assign,
-        colleagues=users.colleagues(engine(), page.task.department) if allowed.may_assign else [],
+        colleagues=users.colleagues(engine(), page.task.department, page.task.owners)
+        if allowed.may_assign else [],
         instructions=Markup(page.instructions),  # markdown-it's HTML with raw HTML off: safe as it is
     ), status
 
