@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import chain as audit
 from engine.context import EngineContext
-from engine.data_limits import check_data, text_problem
+from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
 from engine.errors import Conflict, InvalidInput
@@ -123,7 +123,7 @@ def send_signal(ctx: EngineContext, actor: Actor, task_id: str, name: Any) -> Ca
     """Press one of a task's manual signal buttons: whoever may complete the task may send it.
     The signal is recorded in the case's history, then the case runs on (an interrupting signal
     event cancels the task), in one transaction; Conflict when the task offers no such signal."""
-    if not isinstance(name, str) or not name or text_problem(name) is not None:
+    if not isinstance(name, str) or not name:
         raise InvalidInput("Name the signal to send", {"signal": ["Required: one of the task's signals."]})
     with ctx.unit_of_work() as uow:
         item = find_open_item(uow, task_id)

@@ -167,7 +167,7 @@ def openapi_document() -> dict:
                                                     {"200": _json(_ref("Case"), "The case after")},
                                                     params=[TASK_ID],
                                                     body={"type": "object", "required": ["signal"],
-                                                          "properties": {"signal": TEXT}},
+                                                          "properties": {"signal": {**TEXT, "minLength": 1}}},
                                                     errors=("401", "403", "404", "409", "422"))},
             "/tasks/{task_id}/claim": {"post": _op("Claim", task_ok, params=[TASK_ID],
                                                    errors=("401", "403", "404", "409"))},
