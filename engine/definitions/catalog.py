@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 
 from engine.definitions import bpmn_xml, senders, starters
 from engine.definitions.checks import check_expressions, check_operations
@@ -68,6 +68,7 @@ class UserTaskInfo:
     ui_form: str | None
     department_expression: str | None = None
     title_zh: str = ""
+    instructions: str = ""  # spiff-arena's instructionsForEndUser: Markdown with Jinja over the task data
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class ParsedProcess:
     subprocess_specs: dict[str, Any]
     forms: dict[str, FormDefinition] = field(default_factory=dict)
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    task_forms: dict[str, FormDefinition] = field(default_factory=dict)  # laid out by a formUiSchemaFilename
     message_catches: dict[str, MessageCatchInfo] = field(default_factory=dict)
     starts_by_hand: bool = True
     starts_on_timer: bool = False
@@ -109,7 +111,7 @@ class ParsedProcess:
         info = self.user_tasks.get(element_id)
         if info is None or info.form is None:
             return None
-        return self.forms[info.form]
+        return self.task_forms.get(element_id) or self.forms[info.form]
 
 
 def _describe(exc: ValidationException) -> str:
@@ -125,11 +127,14 @@ def _describe(exc: ValidationException) -> str:
     return f"{file_name}: {where}: {exc}" if where else f"{file_name}: {exc}"
 
 
+UI_SCHEMA_SUFFIX = "uischema.json"  # ``X.uischema.json`` beside ``X.schema.json``; spiff-arena's ``X-uischema.json``
+
+
 def _load_forms(bundle: ProcessBundle) -> dict[str, FormDefinition]:
     forms: dict[str, FormDefinition] = {}
     schemas = {p: t for p, t in bundle.files.items() if p.startswith(FORM_PREFIX)}
     for path, text in schemas.items():
-        if path.endswith(".uischema.json"):
+        if path.endswith(UI_SCHEMA_SUFFIX):
             continue
         name = path.removeprefix(FORM_PREFIX)
         ui_path = path.removesuffix(".schema.json") + ".uischema.json"
@@ -141,7 +146,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
     tasks: dict[str, UserTaskInfo] = {}
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
-            if not isinstance(task_spec, UserTask):
+            if not isinstance(task_spec, UserTask | ManualTask):  # a manual task: instructions, no form
                 continue
             if task_spec.name in tasks:
                 raise InvalidDefinition(
@@ -149,7 +154,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                     f"bundle ({bundle_process_ids(spec, subprocess_specs)}); give each user task its own id"
                 )
             props = (task_spec.extensions or {}).get("properties", {})
-            form = _named_form(task_spec, "bpmn:userTask", forms)
+            form = _named_form(task_spec, "bpmn:userTask", forms) if isinstance(task_spec, UserTask) else None
             tasks[task_spec.name] = UserTaskInfo(
                 element_id=task_spec.name,
                 title=task_spec.bpmn_name or task_spec.name,
@@ -158,8 +163,25 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 ui_form=props.get("formUiSchemaFilename"),
                 department_expression=props.get("departmentExpression"),
                 title_zh=props.get(NAME_ZH, ""),
+                instructions=((task_spec.extensions or {}).get("instructionsForEndUser") or "").strip(),
             )
     return tasks
+
+
+def _task_forms(tasks: Mapping[str, UserTaskInfo], forms: Mapping[str, FormDefinition],
+                files: Mapping[str, str]) -> dict[str, FormDefinition]:
+    """Each user task's form laid out by the UI schema file its ``formUiSchemaFilename`` names
+    (spiff-arena names it beside the schema; a task without one keeps ``X.uischema.json``)."""
+    laid_out = {}
+    for info in tasks.values():
+        if info.ui_form is None or info.form is None:
+            continue
+        text = files.get(FORM_PREFIX + info.ui_form)
+        if text is None:
+            raise InvalidDefinition(f"bpmn:userTask id={info.element_id!r} name={info.title!r} names UI schema "
+                                    f"{info.ui_form!r}, which is not in forms/")
+        laid_out[info.element_id] = forms[info.form].with_ui_schema(info.ui_form, text)
+    return laid_out
 
 
 def _named_form(task_spec: Any, tag: str, forms: Mapping[str, FormDefinition]) -> str | None:
@@ -247,6 +269,7 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
         raise InvalidDefinition(f"{bundle.process_id}: {exc}") from exc
     forms = _load_forms(bundle)
     _check_races(spec, subprocess_specs)
+    user_tasks = _user_tasks(spec, subprocess_specs, forms)
     return ParsedProcess(
         process_id=bundle.process_id,
         name=bundle.name,
@@ -254,7 +277,8 @@ def parse_bundle(bundle: ProcessBundle) -> ParsedProcess:
         spec=spec,
         subprocess_specs=subprocess_specs,
         forms=forms,
-        user_tasks=_user_tasks(spec, subprocess_specs, forms),
+        user_tasks=user_tasks,
+        task_forms=_task_forms(user_tasks, forms, bundle.files),
         message_catches=_message_catches(spec, subprocess_specs, forms),
         starts_by_hand=bool(_start_events(spec, NoneEventDefinition)),
         starts_on_timer=bool(_start_events(spec, TimerEventDefinition)),

@@ -1,4 +1,5 @@
-"""Checks that a process definition's Python will compile in the sandbox, before it is published.
+"""Checks that a process definition's Python (and its tasks' Jinja instructions) will compile in
+the sandbox, before it is published.
 
 A condition with a typo or a script that reaches for ``__class__`` is refused at publish time
 with the element that holds it, instead of failing in the middle of somebody's case.
@@ -50,6 +51,8 @@ def _sources(root: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
             yield node, node.get("value", ""), "eval"
     for node in root.iter(f"{{{SPIFF_NS}}}parameter"):
         yield node, node.get("value", ""), "eval"
+    for node in root.iter(f"{{{SPIFF_NS}}}instructionsForEndUser"):
+        yield node, node.text or "", "jinja"
 
 
 def _describe(node: etree._Element) -> str:

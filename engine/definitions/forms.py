@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -35,11 +35,16 @@ MAX_NAME_DEPTH = 32  # brackets in a posted field name, as data may nest (engine
 
 @dataclass(frozen=True)
 class FormDefinition:
-    """A validated form: ``name`` is the schema file name, used in messages and as a label."""
+    """A validated form: ``name`` is the schema file name, used in messages and as a label.
+
+    ``template`` is the schema as written when it takes choices from the task's data
+    (``"anyOf": ["options_from_task_data_var:NAME"]``, spiff-arena's way): ``schema`` then offers
+    no choice until ``with_options`` fills them from a task's data."""
 
     name: str
     schema: dict[str, Any]
     ui_schema: dict[str, Any] = field(default_factory=dict)
+    template: dict[str, Any] | None = None
 
     def __hash__(self) -> int:  # dicts are unhashable; the content digest identifies the form
         return hash(self.digest)
@@ -48,14 +53,36 @@ class FormDefinition:
     def from_json(cls, name: str, schema_text: str | bytes, ui_schema_text: str | bytes | None = None,
                   ) -> FormDefinition:
         """Parse and check a form's files, so a broken form fails at publish time, not mid-case."""
-        schema = _load_object(name, schema_text)
+        written = _load_object(name, schema_text)
         ui_schema = _load_object(f"{name} (UI schema)", ui_schema_text) if ui_schema_text else {}
+        template = written if option_variables(written) else None
+        schema = _fill_options(written, {}) if template is not None else written
         try:
-            validator_for(schema).check_schema(schema)
+            validator_for(schema).check_schema(_fill_options(written, {}, checking=True) if template else schema)
         except SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise InvalidDefinition(f"Form {name}: invalid JSON Schema at {where}: {exc.message}") from exc
-        return cls(name=name, schema=schema, ui_schema=ui_schema)
+        return cls(name=name, schema=schema, ui_schema=ui_schema, template=template)
+
+    def with_ui_schema(self, name: str, text: str | bytes) -> FormDefinition:
+        """This form laid out by another UI schema file (a task's ``formUiSchemaFilename``)."""
+        return replace(self, ui_schema=_load_object(f"{name} (UI schema)", text))
+
+    @cached_property
+    def option_variables(self) -> frozenset[str]:
+        """The task data variables this form takes choices from."""
+        return frozenset(option_variables(self.template)) if self.template is not None else frozenset()
+
+    def options_in(self, data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The choices ``data`` holds for this form, as the inbox keeps them with a task."""
+        return {name: _options(data.get(name)) for name in sorted(self.option_variables)}
+
+    def with_options(self, options: Mapping[str, Any]) -> FormDefinition:
+        """The form with its choices filled from a task's data (``options_in``); unchanged when it
+        takes none."""
+        if self.template is None:
+            return self
+        return replace(self, schema=_fill_options(self.template, options))
 
     @cached_property
     def digest(self) -> str:
@@ -82,16 +109,84 @@ def _load_object(name: str, text: str | bytes) -> dict[str, Any]:
     return value
 
 
+OPTIONS_FROM = "options_from_task_data_var:"
+MAX_OPTIONS = 1000  # choices one field takes from task data
+
+
+def _option_source(node: Any) -> str | None:
+    """NAME when ``node`` is spiff-arena's ``["options_from_task_data_var:NAME"]``."""
+    if isinstance(node, list) and len(node) == 1 and isinstance(node[0], str) and node[0].startswith(OPTIONS_FROM):
+        return node[0].removeprefix(OPTIONS_FROM).strip()
+    return None
+
+
+def option_variables(schema: Any) -> set[str]:
+    """Every task data variable a schema takes choices from, at any depth."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            source = _option_source(node.get("anyOf"))
+            if source:
+                found.add(source)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
+def _options(value: Any) -> list[dict[str, Any]]:
+    """Choices as spiff-arena's task data holds them (``[{"value": …, "label": …}]``, or plain
+    values), each ``{"value", "label"}``; anything else in the list is left out."""
+    if not isinstance(value, list):
+        return []
+    options = []
+    for entry in value[:MAX_OPTIONS]:
+        chosen = entry.get("value") if isinstance(entry, dict) else entry
+        finite = not isinstance(chosen, float) or math.isfinite(chosen)
+        if isinstance(chosen, str | int | float | bool) and finite:
+            label = entry.get("label", chosen) if isinstance(entry, dict) else chosen
+            options.append({"value": chosen, "label": str(label)})
+    return options
+
+
+def _fill_options(node: Any, options: Mapping[str, Any], checking: bool = False) -> Any:
+    """A copy of ``node`` whose ``anyOf`` placeholders hold ``options[NAME]`` as ``const`` choices
+    (no choice at all, ``"enum": []``, when there are none; a stand-in choice when ``checking``
+    the schema, as JSON Schema wants one)."""
+    if isinstance(node, list):
+        return [_fill_options(item, options, checking) for item in node]
+    if not isinstance(node, dict):
+        return node
+    filled = {key: _fill_options(value, options, checking) for key, value in node.items() if key != "anyOf"}
+    source = _option_source(node.get("anyOf"))
+    if source is None and "anyOf" in node:
+        filled["anyOf"] = _fill_options(node["anyOf"], options, checking)
+    elif source is not None:
+        choices = [{"const": o["value"], "title": o["label"]} for o in _options(options.get(source))]
+        if checking:
+            filled["anyOf"] = [{"const": ""}]
+        elif choices:
+            filled["anyOf"] = choices
+        else:
+            filled["enum"] = []
+    return filled
+
+
 _VALIDATORS: dict[str, Validator] = {}
 
 
 def _validator(form: FormDefinition) -> Validator:
-    """Build a form's validator once: building one (with its format checker) dominates a check."""
+    """Build a form's validator once: building one (with its format checker) dominates a check.
+    A form whose choices come from task data is built per use: each task's choices differ, and
+    caching them would let case data grow the cache without end."""
     compiled = _VALIDATORS.get(form.digest)
     if compiled is None:
         cls = validator_for(form.schema)
         compiled = cls(form.schema, format_checker=cls.FORMAT_CHECKER)
-        _VALIDATORS[form.digest] = compiled
+        if form.template is None:
+            _VALIDATORS[form.digest] = compiled
     return compiled
 
 

@@ -1,8 +1,9 @@
 """Validation of a process bundle before it becomes a version: every problem at once, each at
 its element, in words a process owner understands.
 
-A user task without a lane, or in a lane that names no department, is a warning (the case data
-may still say who works it); every other problem is an error and blocks submitting and
+A user task without a lane, or in a lane that names no department, is a warning (as in
+spiff-arena, the users the case data's ``lane_owners`` names work it, else whoever started the
+case); every other problem is an error and blocks submitting and
 publishing. The checks reuse what publishing already enforces (``catalog.parse_bundle`` with
 SpiffWorkflow, ``checks`` in the sandbox, ``forms``) and add the lint a modeler needs: elements no
 path reaches, dead ends, exclusive gateways without a default flow, user tasks without a form,
@@ -23,6 +24,7 @@ from engine.definitions.bpmn_xml import NS, SPIFF_NS
 from engine.definitions.catalog import (
     DECISION_TESTS_SUFFIX,
     FORM_PREFIX,
+    UI_SCHEMA_SUFFIX,
     WORKFLOW_PREFIX,
     ProcessBundle,
     parse_bundle,
@@ -171,11 +173,12 @@ def _lint_user_tasks(root: etree._Element, path: str, departments: frozenset[str
             if properties.get("departmentExpression"):
                 continue  # its department is computed per case
             if lane is None:
-                found.add(WARNING, path, task, f"{describe(task)} is in no lane, so no department works it.")
+                found.add(WARNING, path, task, f"{describe(task)} is in no lane, so no department works it: "
+                                               "it goes to the person who started the case.")
             elif (lane.get("name") or "") not in departments:
                 found.add(WARNING, path, task, f"{describe(task)} is in lane {lane.get('name') or lane.get('id')!r}, "
-                                               "which names no department: each case's data must name who "
-                                               "works it (lane_owners).")
+                                               "which names no department: it goes to the people the case's "
+                                               "lane_owners names for it, else to the person who started the case.")
 
 
 def _check_references(root: etree._Element, path: str, files: Mapping[str, str], process_ids: set[str],
@@ -204,7 +207,7 @@ def _check_forms(files: Mapping[str, str], found: _Findings) -> None:
             continue
         name = path.removeprefix(FORM_PREFIX)
         try:
-            if path.endswith(".uischema.json"):
+            if path.endswith(UI_SCHEMA_SUFFIX):
                 FormDefinition.from_json(name, "{}", text)
             else:
                 FormDefinition.from_json(name, text)

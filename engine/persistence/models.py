@@ -306,12 +306,28 @@ class WorkItem(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     form: Mapped[str | None] = mapped_column(String(200), nullable=True)
     prefill: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the task page shows beside the form, worked out when the task became ready
+    # (engine.spiff.runtime.CaseRuntime.presentation): instructions, choices, signal buttons.
+    presentation: Mapped[dict] = mapped_column(JSON, default=dict)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     due_key: Mapped[datetime] = mapped_column(DateTime, default=NO_DUE_DATE)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
+    # The people named to work a task no department works (engine.services.work_items): the
+    # users its lane's ``lane_owners`` entry lists, else the person who started the case.
+    owners: Mapped[list[User]] = relationship(secondary="work_item_owners", lazy="selectin",
+                                              order_by="User.username")
+
+
+class WorkItemOwner(Base):
+    """One person who may work a task, for tasks without a department; indexed by user for the inbox."""
+
+    __tablename__ = "work_item_owners"
+
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class CaseEvent(Base):

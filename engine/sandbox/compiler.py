@@ -2,12 +2,14 @@
 
 Why a policy of its own: RestrictedPython refuses unsafe syntax (dunder attributes, imports,
 exec); on top of that ServiceFlow refuses constructs that could swallow a stop or hide a builtin
-exception, and rewrites ``+ * ** << %`` into size-guarded calls (engine.sandbox.guards).
+exception, checks what every ``except`` names when it runs, and rewrites ``+ * ** << %`` into
+size-guarded calls (engine.sandbox.guards).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import functools
 import re
@@ -29,9 +31,11 @@ def _policy_problems(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Try | ast.TryStar) and node.finalbody:
             yield node, "'finally' blocks are not allowed"
-        elif isinstance(node, ast.ExceptHandler) and not _names_builtin_exceptions(node.type):
-            yield node, "'except' must name built-in exceptions, such as 'except ValueError:'"
-        elif isinstance(node, ast.With | ast.Import | ast.ImportFrom | ast.ClassDef):
+        elif isinstance(node, ast.ExceptHandler) and node.type is None:
+            yield node, "'except' must name the exceptions it catches, such as 'except ValueError:'"
+        elif isinstance(node, ast.ExceptHandler) and (stop := _uncatchable(node.type)):
+            yield node, f"'except' cannot catch {stop}; name exceptions, such as 'except ValueError:'"
+        elif isinstance(node, ast.With | ast.Import | ast.ImportFrom):
             yield node, f"{type(node).__name__} statements are not allowed"
         elif isinstance(node, ast.FormattedValue) and node.format_spec and (
                 re.search(r"\d{8}", ast.unparse(node.format_spec))
@@ -44,9 +48,15 @@ def _policy_problems(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
             yield node, f'"{name}" is a built-in exception and cannot be reassigned'
 
 
-def _names_builtin_exceptions(node: ast.expr | None) -> bool:
+_UNCATCHABLE = frozenset(n for n, v in vars(builtins).items()
+                         if isinstance(v, type) and issubclass(v, BaseException) and not issubclass(v, Exception))
+
+
+def _uncatchable(node: ast.expr | None) -> str | None:
+    """A builtin that is not an ``Exception`` (``BaseException``, ``SystemExit``), named where the
+    publish check can see it; anything else an ``except`` names is checked when it runs."""
     names = node.elts if isinstance(node, ast.Tuple) else [node]
-    return all(isinstance(n, ast.Name) and n.id in CATCHABLE for n in names)
+    return next((n.id for n in names if isinstance(n, ast.Name) and n.id in _UNCATCHABLE), None)
 
 
 class _Policy(RestrictingNodeTransformer):
@@ -63,6 +73,15 @@ class _Policy(RestrictingNodeTransformer):
     def _check_policy(self, tree: ast.AST) -> None:
         for bad, message in _policy_problems(tree):
             self.error(bad, message)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
+        """``except X`` as ``except _catchable_(X)``: a name such as ``json.JSONDecodeError`` or a
+        class the script defined is only known to be an exception when the handler is reached."""
+        node = super().visit_ExceptHandler(node)
+        if node.type is not None:
+            call = ast.Call(func=ast.Name("_catchable_", ast.Load()), args=[node.type], keywords=[])
+            node.type = ast.fix_missing_locations(ast.copy_location(call, node.type))
+        return node
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)

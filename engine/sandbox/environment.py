@@ -100,6 +100,12 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):
         context.update(result)
         return True
 
+    def render_instructions(self, template: str, context: dict[str, Any]) -> str:
+        """A task's ``instructionsForEndUser`` as safe HTML over its data (engine.sandbox.instructions)."""
+        reply = _call({"op": "render", "source": template, "context": _outbound(context, "task data")})
+        value = reply.get("value")
+        return value if isinstance(value, str) else ""
+
     def call_service(self, context: dict[str, Any], operation_name: str = "",
                      operation_params: dict | None = None, **_: Any) -> str:
         """Service tasks request engine effects (see engine.effects); the JSON answer becomes the
@@ -109,9 +115,10 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):
 
 
 def check_source(source: str, mode: str) -> None:
-    """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval" or "exec"),
-    so a definition can be refused when it is published rather than mid-case. Compiled in a
-    sandbox process too: a hostile source can make the compiler itself recurse or grow."""
+    """Raise the ScriptError the sandbox would raise compiling ``source`` (mode "eval", "exec", or
+    "jinja" for a task's instructions), so a definition can be refused when it is published rather
+    than mid-case. Compiled in a sandbox process too: a hostile source can make the compiler
+    itself recurse or grow."""
     _call({"op": "compile", "source": source, "mode": mode})
 
 

@@ -16,8 +16,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timedelta
-from types import SimpleNamespace
+from datetime import date
 from typing import Any
 
 from RestrictedPython import safe_builtins
@@ -31,6 +30,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from engine.errors import ScriptError
+from engine.sandbox import modules
 
 TIME_LIMIT_S = 1.0
 MAX_VALUE_SIZE = 10_000_000  # items or characters in one value, and in a script's task data
@@ -116,6 +116,7 @@ def _check_mod(a: Any, b: Any) -> None:
 
 _CHECKS: dict[str, Callable[[Any, Any], None]] = {
     "+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift, "%": _check_mod}
+BINOP_CHECKS = {sym: _CHECKS[sym] for sym in ("+", "*", "**", "%")}  # as Jinja names its operators
 BINOP_GUARDS = {
     ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 _INPLACE_OPS = {
@@ -193,8 +194,9 @@ def _unavailable(name: str) -> Callable[..., Any]:
 
 def _import(name: str, *args: Any, **kwargs: Any) -> Any:
     """Scripts cannot name ``__import__`` (RestrictedPython refuses the name), but C code calls it
-    from the script's builtins: ``datetime.strptime`` imports ``_strptime`` on each call."""
-    if name != "_strptime":
+    from the script's builtins: ``datetime.strptime`` imports ``_strptime`` on each call, and
+    ``date.today`` imports ``time``. What it imports goes back to that C code, not to the script."""
+    if name not in ("_strptime", "time"):
         raise refuse(f"importing {name!r} is not allowed")
     return importlib.import_module(name)
 
@@ -252,6 +254,29 @@ def _getattr(obj: Any, name: str, *default: Any) -> Any:
 
 CATCHABLE = frozenset(n for n, v in safe_builtins.items()
                        if isinstance(v, type) and issubclass(v, Exception))
+
+
+def _catchable(spec: Any) -> Any:
+    """What an ``except`` names, checked when it is looked at: exception classes only (a builtin,
+    ``json.JSONDecodeError``, ``decimal.InvalidOperation``, a class the script defined), never
+    the sandbox's stops, which are not ``Exception``s."""
+    kinds = spec if isinstance(spec, tuple) else (spec,)
+    for kind in kinds:
+        if not (isinstance(kind, type) and issubclass(kind, Exception)):
+            what = kind.__name__ if isinstance(kind, type) else f"a value of type {type(kind).__name__}"
+            raise refuse(f"'except' names {what}, which is not an exception class")
+    return spec
+
+
+def _exception_class(name: str, bases: tuple, namespace: dict[str, Any]) -> type:
+    """The metaclass of every class a script defines: scripts define exceptions to raise and
+    catch (``class Rejected(ValueError):``), and nothing else, so no subclass of ``str`` or
+    ``list`` can slip past the guards that key on a value's type."""
+    if not bases or not all(isinstance(b, type) and issubclass(b, Exception) for b in bases):
+        raise refuse(f"class {name}: scripts may only define exceptions, such as 'class {name}(ValueError):'")
+    return type(name, bases, namespace)
+
+
 _UNAVAILABLE = ("open", "type", "eval", "exec", "compile", "globals", "locals", "vars", "dir", "input",
                 "breakpoint", "iter", "setattr", "delattr", "object", "super", "help", "memoryview", "id")
 BUILTINS: dict[str, Any] = {
@@ -261,9 +286,10 @@ BUILTINS: dict[str, Any] = {
     "len": len, "min": _keyed(min), "max": _keyed(max), "sum": _sum, "sorted": _keyed(sorted), "any": any,
     "all": all, "list": list, "dict": dict, "set": set, "frozenset": frozenset, "tuple": tuple,
     "enumerate": enumerate, "zip": zip, "reversed": reversed, "map": _map, "filter": _filter,
-    "range": _range, "pow": _pow, "getattr": _getattr, "datetime": datetime, "date": date,
-    "timedelta": timedelta, "math": SimpleNamespace(**{n: getattr(math, n) for n in (
+    "range": _range, "pow": _pow, "getattr": _getattr, "date": date, **modules.GLOBALS,
+    "math": modules.module(**{n: getattr(math, n) for n in (
         "ceil", "floor", "sqrt", "isclose", "log", "log10", "exp", "pi", "e", "inf", "trunc", "fabs")}),
+    "__metaclass__": _exception_class, "_catchable_": _catchable, "__name__": "script",
     "_getattr_": _getattr, "_getitem_": operator.getitem, "_getiter_": iter, "_write_": full_write_guard,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs), "_inplacevar_": _inplacevar,
@@ -271,4 +297,3 @@ BUILTINS: dict[str, Any] = {
         ("_add_", "+", operator.add), ("_mul_", "*", operator.mul), ("_pow_", "**", operator.pow),
         ("_lshift_", "<<", operator.lshift), ("_mod_", "%", operator.mod))},
 }
-del BUILTINS["__build_class__"]

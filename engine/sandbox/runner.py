@@ -14,7 +14,7 @@ from types import GeneratorType, TracebackType
 from typing import Any
 
 from engine.errors import ScriptError
-from engine.sandbox import wire
+from engine.sandbox import instructions, wire
 from engine.sandbox.compiler import compile_source
 from engine.sandbox.guards import (
     BUILTINS,
@@ -103,13 +103,17 @@ def _error(exc: BaseException, with_line: bool) -> dict[str, Any]:
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
-    """One request: ``compile`` (check a source), ``evaluate`` or ``execute``. CPU time is bounded
+    """One request: ``compile`` (check a source), ``evaluate``, ``execute`` or ``render`` (a
+    task's instructions, engine.sandbox.instructions). CPU time is bounded
     by a profiling timer whose signal stops Python code; C code that ignores it meets the
     process's CPU rlimit instead (engine.sandbox.child)."""
     op, source = request.get("op"), str(request.get("source", ""))
     if op == "compile":
         try:
-            compile_source(source, str(request.get("mode")))
+            if request.get("mode") == "jinja":
+                instructions.check(source)
+            else:
+                compile_source(source, str(request.get("mode")))
             return {"ok": True}
         except ScriptError as exc:
             return {"error": "script", "message": wire.printable(exc.message), "line": None}
@@ -119,6 +123,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         external = wire.decode(request.get("external") or {})
         if op == "evaluate":
             return {"ok": True, "value": wire.encode(evaluate(source, context, external), "the expression's value")}
+        if op == "render":
+            return {"ok": True, "value": instructions.render(source, context)}
         return {"ok": True, "context": wire.encode_variables(execute(source, context, external))}
     except BaseException as exc:  # noqa: BLE001 - every outcome of untrusted code becomes a reply
         if isinstance(exc, KeyboardInterrupt | SystemExit):

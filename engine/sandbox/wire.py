@@ -3,7 +3,8 @@ values of task data encoded as JSON that the case store can keep.
 
 Why JSON and not pickle: a sandbox process runs code written by whoever uploaded a diagram, so
 what it sends back is untrusted; unpickling it would run that code in the server. JSON (with
-datetimes and timedeltas tagged, as SpiffWorkflow's serializer stores them) only builds plain data.
+datetimes and timedeltas tagged, as SpiffWorkflow's serializer stores them, and a UUID as its text)
+only builds plain data.
 The encoder is also the check that a script left only storable values behind: a set, a module, a
 tuple key, an exception, NaN, infinity, a lone surrogate or an integer too long to print is named
 by its variable instead of failing later when the case is saved.
@@ -18,7 +19,9 @@ import select
 import struct
 import time as clock
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, BinaryIO
+from uuid import UUID
 
 TAG = "__sf__"
 MAX_DEPTH = 100  # nesting of lists and dicts in one value
@@ -46,7 +49,7 @@ class ChannelTimeout(TimeoutError):
 
 
 _HINTS = {set: " (use a list)", frozenset: " (use a list)", date: " (use its .isoformat() text)",
-          time: " (use its .isoformat() text)"}
+          time: " (use its .isoformat() text)", Decimal: " (use str() or float() of it)"}
 
 
 def _describe(value: Any) -> str:
@@ -88,6 +91,8 @@ def encode(value: Any, path: str, depth: int = 0) -> Any:
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, timedelta):
         return {TAG: "timedelta", "d": value.days, "s": value.seconds, "us": value.microseconds}
+    if isinstance(value, UUID):
+        return str(value)  # stored as its text (engine.sandbox.modules says why)
     raise Unstorable(path, _describe(value))
 
 

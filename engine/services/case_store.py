@@ -15,7 +15,7 @@ from engine import effects
 from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.errors import Conflict, ServiceFlowError
-from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, WorkItem
+from engine.persistence.models import NO_DUE_DATE, Case, CaseState, CaseTask, Customer, User, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.sandbox.environment import ScriptRaised
 from engine.services import customers, message_index, notifications, visibility
@@ -87,7 +87,7 @@ def _title(case: Case, data: dict) -> None:
 
 
 def _sync_inbox(
-    ctx: EngineContext, uow: UnitOfWork, case: Case, ready: list[ReadyTask], actor: Any
+    ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, ready: list[ReadyTask], actor: Any
 ) -> None:
     """Make the inbox rows match the ready tasks; the departments given a task, and whoever
     caused the step, become participants of the case (who may read it)."""
@@ -104,22 +104,38 @@ def _sync_inbox(
             item = existing[task.id]
             item.case_title, item.customer, item.priority = case.title, case.customer, priority
             continue
+        owners = _owners(uow, case, task)
+        visibility.add_participants(uow.session, case.id, people=owners)
         item = WorkItem(
             id=task.id, case_id=case.id, process_id=case.process_id, element_id=task.element_id,
             title=task.title, title_zh=task.title_zh, case_title=case.title, customer=case.customer, lane=task.lane,
             department_id=task.department, form=task.form, priority=priority, created_at=utcnow(),
             prefill=audit.jsonable(task.prefill), detail=task.detail,
-            due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,
+            due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE, owners=owners,
+            presentation=audit.jsonable(runtime.presentation(task.id)),
         )
         uow.session.add(item)
         notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
-        uow.session.add(
-            audit.record(
-                case, "task_ready", actor,
-                {"title": task.title, "lane": task.lane, "department": task.department},
-                task_id=task.id, element_id=task.element_id,
-            )
-        )
+        routed = {"title": task.title, "lane": task.lane, "department": task.department}
+        if owners:
+            routed["owners"] = [owner.username for owner in owners]
+        uow.session.add(audit.record(case, "task_ready", actor, routed, task_id=task.id, element_id=task.element_id))
+
+
+def _owners(uow: UnitOfWork, case: Case, task: ReadyTask) -> list[User]:
+    """Who works a task no department works, as spiff-arena routes it: the active users its
+    lane's ``lane_owners`` entry names, else the person who started the case (nobody for a case
+    a timer, a message or another system started, so name its people in ``lane_owners``)."""
+    if task.department is not None:
+        return []
+    active = select(User).where(User.is_active.is_(True), User.is_service_account.is_(False))
+    if task.owners:
+        named = list(uow.session.scalars(active.where(User.username.in_(task.owners)).order_by(User.username)))
+        if named:
+            return named
+    if case.created_by_id is None:
+        return []
+    return list(uow.session.scalars(active.where(User.id == case.created_by_id)))
 
 
 def run_step(uow: UnitOfWork, case: Case, actor: Any, step: Callable[[], Any]) -> str | None:
@@ -183,4 +199,4 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     # Messages find their case by this index alone (engine.services.messages).
     message_index.replace_waits(uow, case.id, runtime.waiting_messages() if waiting else [])
     ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
-    _sync_inbox(ctx, uow, case, ready, actor)
+    _sync_inbox(ctx, uow, case, runtime, ready, actor)

@@ -66,13 +66,16 @@ def _wants_mail() -> Any:
 
 
 def _recipients(uow: UnitOfWork, item: WorkItem) -> list[User]:
-    """The assignee if there is one, else the department's members; only those who want mail."""
+    """The assignee if there is one, else the department's members (or the people named to work a
+    task no department works); only those who want mail."""
     query = select(User).where(*_wants_mail()).order_by(User.username)
     if item.assignee_id is not None:
         query = query.where(User.id == item.assignee_id)
     elif item.department_id is not None:
         query = query.join(UserDepartment, UserDepartment.user_id == User.id).where(
             UserDepartment.department_id == item.department_id)
+    elif item.owners:
+        query = query.where(User.id.in_([owner.id for owner in item.owners]))
     else:
         return []
     return list(uow.session.scalars(query))

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import check_data
+from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
-from engine.errors import Conflict
-from engine.persistence.models import Case
+from engine.errors import Conflict, InvalidInput
+from engine.persistence.models import Case, WorkItem
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
@@ -31,6 +32,22 @@ from engine.services.work_items import (
 
 
 @dataclass(frozen=True)
+class SignalButton:
+    """A manual signal the task offers (spiff-arena's ``signalButtonLabel``): ``name`` is what
+    ``send_signal`` takes, ``label`` what the button says."""
+
+    name: str
+    label: str
+
+
+def _form(process: ParsedProcess, item: WorkItem) -> FormDefinition | None:
+    """The task's form with the choices it takes from task data filled in, as they were when
+    the task became ready."""
+    form = process.form_for(item.element_id)
+    return form.with_options((item.presentation or {}).get("options") or {}) if form is not None else None
+
+
+@dataclass(frozen=True)
 class TaskPage:
     """Everything the task page and the API show about an open task."""
 
@@ -40,6 +57,9 @@ class TaskPage:
     prefill: dict
     records: list[RecordView]
     permissions: TaskPermissions
+    instructions: str = ""  # safe HTML (engine.sandbox.instructions)
+    instructions_error: str = ""
+    signals: tuple[SignalButton, ...] = ()
 
     @property
     def may_complete(self) -> bool:
@@ -53,16 +73,19 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
         item = find_readable_item(uow, actor, task_id)
         case = uow.session.get(Case, item.case_id)
         process = ctx.process(case.version)
-        form = process.form_for(item.element_id)
         records = completed_events(uow.session, case.id)
         view = work_item_view(item)
+        shown = item.presentation or {}
         return TaskPage(
             task=view,
             case=case_view(uow, case),
-            form=form,
+            form=_form(process, item),
             prefill=dict(item.prefill or {}),
             records=record_views(process, records),
             permissions=permissions(actor, view, case.status == "running"),
+            instructions=str(shown.get("instructions", "")),
+            instructions_error=str(shown.get("instructions_error", "")),
+            signals=tuple(SignalButton(str(s["name"]), str(s["label"])) for s in shown.get("signals", [])),
         )
 
 
@@ -86,7 +109,7 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         case = _locked_case(uow.session, item.case_id)
         if case.status != "running":
             raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
-        clean = validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
+        clean = validated(uow.session, _form(ctx.process(case.version), item), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
         uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
@@ -96,12 +119,43 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
                            "The case changed while you were working on it; reload and try again")
 
 
+def send_signal(ctx: EngineContext, actor: Actor, task_id: str, name: Any) -> CaseView:
+    """Press one of a task's manual signal buttons: whoever may complete the task may send it.
+    The signal is recorded in the case's history, then the case runs on (an interrupting signal
+    event cancels the task), in one transaction; Conflict when the task offers no such signal."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("Name the signal to send", {"signal": ["Required: one of the task's signals."]})
+    with ctx.unit_of_work() as uow:
+        item = find_open_item(uow, task_id)
+        check_may_work_on(actor, item)
+        case = _locked_case(uow.session, item.case_id)
+        if case.status != "running":
+            raise Conflict(f"The case is {case.status}; its tasks cannot send signals")
+        offered = {s.get("name"): s.get("label") for s in (item.presentation or {}).get("signals", [])}
+        if name not in offered:
+            raise Conflict(f"This task offers no signal {name!r}")
+        runtime = load_runtime(ctx, uow, case)
+        runtime.user_task(task_id)
+        uow.session.add(audit.record(case, "signal_sent", actor, {"signal": name, "label": offered[name]},
+                                     task_id=task_id, element_id=item.element_id))
+        error = run_step(uow, case, actor, lambda: runtime.send_signal(task_id, name))
+        return commit_step(ctx, uow, case, runtime, actor, error,
+                           "The case changed while you were working on it; reload and try again")
+
+
 def open_task_forms(ctx: EngineContext, view: CaseView) -> dict[str, FormDefinition | None]:
-    """The form of each open task of a case, so that an API client can render and validate it.
-    The version is nearly always parsed already (the case was just read or moved)."""
+    """The form of each open task of a case (its choices from task data filled in), so that an
+    API client can render and validate it. The version is nearly always parsed already (the case
+    was just read or moved)."""
     process = ctx.catalog.cached(view.version_hash)
     if process is None:
         with ctx.unit_of_work(readonly=True) as uow:
             case = uow.session.get(Case, view.id)
             process = ctx.process(case.version)
-    return {t.id: process.form_for(t.element_id) for t in view.open_tasks}
+    forms = {t.id: process.form_for(t.element_id) for t in view.open_tasks}
+    with_choices = [task_id for task_id, form in forms.items() if form is not None and form.option_variables]
+    if with_choices:  # choices from task data are kept with each task
+        with ctx.unit_of_work(readonly=True) as uow:
+            for item in uow.session.scalars(select(WorkItem).where(WorkItem.id.in_(with_choices))):
+                forms[item.id] = _form(process, item)
+    return forms

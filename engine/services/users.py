@@ -75,18 +75,20 @@ def set_notify_email(ctx: EngineContext, actor: Actor, on: bool) -> bool:
     return bool(on)
 
 
-def colleagues(ctx: EngineContext, department_id: str | None) -> list[tuple[int, str, str]]:
-    """(id, username, display name) of the active members of a department."""
-    if department_id is None:
+def colleagues(ctx: EngineContext, department_id: str | None,
+               owners: tuple[str, ...] = ()) -> list[tuple[int, str, str]]:
+    """(id, username, display name) of the active members of a department, or of a task no
+    department works, the active people named to work it (``owners``)."""
+    if department_id is None and not owners:
         return []
+    query = select(User.id, User.username, User.display_name).where(User.is_active.is_(True))
+    if department_id is None:
+        query = query.where(User.username.in_(owners))
+    else:
+        query = query.join(UserDepartment, UserDepartment.user_id == User.id).where(
+            UserDepartment.department_id == department_id)
     with ctx.unit_of_work(readonly=True) as uow:
-        rows = uow.session.execute(
-            select(User.id, User.username, User.display_name)
-            .join(UserDepartment, UserDepartment.user_id == User.id)
-            .where(UserDepartment.department_id == department_id, User.is_active.is_(True))
-            .order_by(User.username)
-        )
-        return [tuple(r) for r in rows]
+        return [tuple(r) for r in uow.session.execute(query.order_by(User.username))]
 
 
 def ensure_user(

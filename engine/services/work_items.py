@@ -12,7 +12,7 @@ from engine.audit import chain as audit
 from engine.context import EngineContext
 from engine.data_limits import text_problem
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.persistence.models import Case, CaseEvent, User, UserDepartment, WorkItem
+from engine.persistence.models import Case, CaseEvent, User, UserDepartment, WorkItem, WorkItemOwner
 from engine.persistence.uow import UnitOfWork
 from engine.services import notifications, visibility
 from engine.services.actors import Actor
@@ -36,6 +36,7 @@ class WorkItemView:
     due_at: datetime | None
     created_at: datetime
     title_zh: str = ""
+    owners: tuple[str, ...] = ()  # who may work it when no department does (lane_owners, or the starter)
 
 
 def work_item_view(item: WorkItem) -> WorkItemView:
@@ -44,26 +45,29 @@ def work_item_view(item: WorkItem) -> WorkItemView:
         title=item.title, detail=item.detail or "", case_title=item.case_title, customer=item.customer, lane=item.lane,
         department=item.department_id, assignee=item.assignee.username if item.assignee else None,
         form=item.form, priority=item.priority, due_at=item.due_at, created_at=item.created_at,
-        title_zh=item.title_zh or "",
+        title_zh=item.title_zh or "", owners=tuple(owner.username for owner in item.owners),
     )
 
 
-def _holds(actor: Actor, assignee: str | None, department: str | None) -> bool:
-    """A claimed task belongs to its assignee; an unclaimed one to its department's members."""
-    if assignee is not None:
-        return assignee == actor.username
-    return department is not None and department in actor.departments
+def _among_holders(actor: Actor, item: WorkItemView) -> bool:
+    """Whether ``actor`` is one of the people an unclaimed task is for: its department's members,
+    or the people named to work a task no department works (``owners``)."""
+    return (item.department is not None and item.department in actor.departments) or actor.username in item.owners
 
 
 def may_work_on(actor: Actor, item: WorkItemView) -> bool:
-    """Whether ``actor`` may complete (or hand on) this open task."""
-    return _holds(actor, item.assignee, item.department)
+    """Whether ``actor`` may complete (or hand on) this open task: a claimed task belongs to its
+    assignee, an unclaimed one to the people it is for."""
+    if item.assignee is not None:
+        return item.assignee == actor.username
+    return _among_holders(actor, item)
 
 
 @dataclass(frozen=True)
 class TaskPermissions:
     """What the caller may do with an open task; ``reason`` says why completing is not allowed
-    (``case_not_running``, ``claimed_by_other``, ``not_in_department``; empty when it is)."""
+    (``case_not_running``, ``claimed_by_other``, ``not_in_department``, ``not_an_owner``; empty
+    when it is)."""
 
     may_complete: bool
     may_claim: bool
@@ -81,11 +85,13 @@ def permissions(actor: Actor, item: WorkItemView, case_running: bool = True) -> 
         reason = ""
     elif item.assignee is not None:
         reason = "claimed_by_other"
+    elif item.department is None:
+        reason = "not_an_owner"
     else:
         reason = "not_in_department"
     return TaskPermissions(
         may_complete=case_running and holds,
-        may_claim=case_running and item.assignee is None and item.department in actor.departments,
+        may_claim=case_running and item.assignee is None and _among_holders(actor, item),
         may_release=case_running and item.assignee is not None and (holds or actor.is_admin),
         may_assign=case_running and (holds or actor.is_admin),
         reason=reason,
@@ -95,8 +101,10 @@ def permissions(actor: Actor, item: WorkItemView, case_running: bool = True) -> 
 def check_may_work_on(actor: Actor, item: WorkItem) -> None:
     view = work_item_view(item)
     reason = permissions(actor, view).reason
-    if reason == "claimed_by_other" and item.department_id in actor.departments:
+    if reason == "claimed_by_other" and _among_holders(actor, view):
         raise Forbidden(f"This task is claimed by {view.assignee}")
+    if reason and view.department is None:
+        raise Forbidden("Only the people named to work this task or its assignee may work on it")
     if reason:
         raise Forbidden("Only members of the task's department or its assignee may work on it")
 
@@ -106,21 +114,24 @@ def _inbox_order(item: WorkItem) -> tuple:
 
 
 def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -> list[WorkItemView]:
-    """Open tasks of my departments and tasks assigned to me: priority first, then due, then age.
+    """Open tasks of my departments, tasks assigned to me and tasks I am named to work (lane
+    owners, the cases I started): priority first, then due, then age.
 
-    One index-ordered query per department (and one for my assignments), merged here: an ``OR``
-    across them would make the database sort every open task of the company.
+    One index-ordered query per department (and one for my assignments, one for the tasks I am
+    named on), merged here: an ``OR`` across them would make the database sort every open task of
+    the company.
     """
-    conditions = [WorkItem.assignee_id == actor.id] + [
+    named = select(WorkItemOwner.work_item_id).where(WorkItemOwner.user_id == actor.id)
+    conditions = [WorkItem.assignee_id == actor.id, WorkItem.id.in_(named)] + [
         WorkItem.department_id == department for department in sorted(actor.departments)
     ]
     wanted = offset + limit
     found: dict[str, WorkItem] = {}
     with ctx.unit_of_work(readonly=True) as uow:
         for condition in conditions:
-            query = select(WorkItem).options(defer(WorkItem.prefill)).where(condition).order_by(
-                WorkItem.priority.desc(), WorkItem.due_key, WorkItem.created_at, WorkItem.id
-            ).limit(wanted)
+            query = select(WorkItem).options(defer(WorkItem.prefill), defer(WorkItem.presentation)).where(
+                condition).order_by(WorkItem.priority.desc(), WorkItem.due_key, WorkItem.created_at, WorkItem.id
+                                    ).limit(wanted)
             found.update((item.id, item) for item in uow.session.scalars(query))
         page = sorted(found.values(), key=_inbox_order)[offset:wanted]
         return [work_item_view(i) for i in page]
@@ -182,8 +193,8 @@ def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
         item = find_open_item(uow, task_id)
         if item.assignee_id == actor.id:
             return work_item_view(item)
-        if item.department_id not in actor.departments:
-            raise Forbidden("Only members of the task's department may claim it")
+        if not _among_holders(actor, work_item_view(item)):
+            raise Forbidden("Only members of the task's department or the people named to work it may claim it")
         if item.assignee_id is not None:
             raise Conflict(f"This task is already claimed by {item.assignee.username}")
         _set_assignee(uow, item, None, actor.id)
@@ -221,8 +232,11 @@ def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> Wor
             select(User).where(User.username == username, User.is_active.is_(True)))
         if target is None:
             raise InvalidInput(f"No user named {username!r}", {"assignee": ["Unknown user."]})
-        member = uow.session.get(UserDepartment, (target.id, item.department_id)) if item.department_id else None
-        if member is None:
+        if item.department_id is None:
+            if target.username not in work_item_view(item).owners:
+                raise InvalidInput(f"{username} is not named to work this task",
+                                   {"assignee": ["Not one of the people named to work this task."]})
+        elif uow.session.get(UserDepartment, (target.id, item.department_id)) is None:
             raise InvalidInput(f"{username} is not a member of {item.department_id}",
                                {"assignee": ["Not a member of the task's department."]})
         _set_assignee(uow, item, item.assignee_id, target.id)

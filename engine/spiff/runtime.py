@@ -14,7 +14,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -41,6 +44,7 @@ spiff_task_lookup.apply()
 timer_gate.apply()
 
 LANE_OWNERS = "lane_owners"
+SIGNAL_BUTTON = "signalButtonLabel"  # spiff-arena's mark of a signal boundary event people send by hand
 MAX_INSTANCE_NESTING = 50
 
 
@@ -62,6 +66,7 @@ class ReadyTask:
     detail: str = ""
     due_at: datetime | None = None
     title_zh: str = ""
+    owners: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,19 @@ def resolve_department(lane: str | None, data: dict, departments: frozenset[str]
     if lane in departments:
         return lane
     return None
+
+
+MAX_LANE_OWNERS = 100
+
+
+def lane_owner_names(lane: str | None, data: dict) -> tuple[str, ...]:
+    """The usernames ``lane_owners`` lists for a lane, spiff-arena's way (lane name -> a list of
+    usernames, set by a script before the task); a lane mapped to a text is a department instead."""
+    owners = data.get(LANE_OWNERS)
+    named = owners.get(lane) if lane is not None and isinstance(owners, dict) else None
+    if not isinstance(named, list):
+        return ()
+    return tuple(dict.fromkeys(n for n in named[:MAX_LANE_OWNERS] if isinstance(n, str) and n))
 
 
 class CaseRuntime:
@@ -303,6 +321,56 @@ class CaseRuntime:
         self.advance()
         return task
 
+    def presentation(self, task_id: str) -> dict[str, Any]:
+        """What the task page shows beside a ready task's form, worked out once when it becomes
+        ready, over its data: its ``instructionsForEndUser`` as HTML (or why they could not be
+        shown: a broken template must not stop the case), the choices its form takes from the
+        data, and its manual signal buttons."""
+        task = self.user_task(task_id)
+        shown: dict[str, Any] = {}
+        info = self.process.user_tasks.get(task.task_spec.name)
+        if info is not None and info.instructions:
+            try:
+                shown["instructions"] = self.workflow.script_engine.environment.render_instructions(
+                    info.instructions, copy.deepcopy(task.data))
+            except SCRIPT_FAILURES as exc:
+                shown["instructions_error"] = str(exc)
+        form = self.process.form_for(task.task_spec.name)
+        if form is not None and form.option_variables:
+            shown["options"] = form.options_in(task.data)
+        signals = [{"name": name, "label": label} for _, name, label in self._signal_buttons(task)]
+        if signals:
+            shown["signals"] = signals
+        return shown
+
+    @staticmethod
+    def _signal_buttons(task: Task) -> Iterator[tuple[Task, str, str]]:
+        """(event task, signal, label) of each signal boundary event on ``task`` that spiff-arena
+        offers as a button (``spiffworkflow:signalButtonLabel``) and that still waits."""
+        parent = task.parent
+        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+            return
+        for sibling in parent.children:
+            definition = getattr(sibling.task_spec, "event_definition", None)
+            label = ((sibling.task_spec.extensions or {}).get(SIGNAL_BUTTON) or "").strip() \
+                if isinstance(sibling.task_spec, BoundaryEvent) else ""
+            if sibling.state == TaskState.WAITING and isinstance(definition, SignalEventDefinition) and label:
+                yield sibling, definition.name, label
+
+    def send_signal(self, task_id: str, name: str) -> str:
+        """Press the manual signal button ``name`` of a ready user task: its boundary event catches
+        the signal (and an interrupting one cancels the task), then the case runs on. Returns the
+        button's label; Conflict when the task offers no such button now."""
+        task = self.user_task(task_id)
+        for event_task, signal, label in self._signal_buttons(task):
+            if signal == name:
+                spec = event_task.task_spec
+                spec.catch(event_task, BpmnEvent(spec.event_definition, {}))
+                spec._update(event_task)
+                self.advance()
+                return label
+        raise Conflict(f"This task offers no signal {name!r}")
+
     def ready_tasks(self, departments: frozenset[str]) -> list[ReadyTask]:
         """Every user task now waiting for a person, with the department its lane resolves to."""
         ready = []
@@ -328,6 +396,7 @@ class CaseRuntime:
                     prefill=self._prefill(task),
                     detail=describe_item(self._instance_item(task)),
                     due_at=self._deadline(task),
+                    owners=() if department is not None else lane_owner_names(lane, task.data),
                 )
             )
         return ready

@@ -152,3 +152,16 @@ def test_dmn_cells_route_through_the_catalog_whether_or_not_in_cells_have_a_lead
                                 {"raw_category": category, "serials": [], "width": 3})
     assert runtime.is_completed
     assert runtime.data["route"] == route
+
+
+def test_a_task_is_laid_out_by_the_ui_schema_file_it_names_and_a_missing_one_is_refused():
+    from tests import spiff_arena_models as arena
+
+    files = arena.forms()
+    parsed = parse_bundle(ProcessBundle(arena.FORMS, "Forms", files))
+    assert parsed.form_for("Activity_choose").ui_schema == arena.FRUIT_UI
+    assert "choose-fruit-uischema.json" not in parsed.forms  # a UI schema is not a form of its own
+    del files["forms/choose-fruit-uischema.json"]
+    with pytest.raises(InvalidDefinition) as refused:
+        parse_bundle(ProcessBundle(arena.FORMS, "Forms", files))
+    assert "id='Activity_choose'" in refused.value.message and "choose-fruit-uischema.json" in refused.value.message

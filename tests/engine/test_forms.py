@@ -273,3 +273,32 @@ def test_an_unanswered_yes_no_radio_is_reported_as_required_not_taken_as_no():
     assert data == {"agreed": False}
     assert validate_submission(form, data) == {"must_change": ["This field is required."]}
     assert coerce_form_post(form, [("must_change", "false")]) == {"must_change": False, "agreed": False}
+
+
+CHOICE_FROM_DATA = {"type": "object", "required": ["fruit"], "properties": {
+    "fruit": {"type": "string", "title": "Fruit", "anyOf": ["options_from_task_data_var:fruits"]},
+    "tags": {"type": "array", "items": {"type": "string", "anyOf": ["options_from_task_data_var:tags"]}}}}
+
+
+def test_a_schema_taking_its_choices_from_task_data_is_accepted_and_filled_from_the_data():
+    form = FormDefinition.from_json("fruit.schema.json", json.dumps(CHOICE_FROM_DATA))
+    assert form.option_variables == {"fruits", "tags"}
+    options = form.options_in({"fruits": [{"value": "apples", "label": "Apples"}, "pears", {"label": "no value"},
+                                          float("nan")], "tags": "not a list"})
+    assert options == {"fruits": [{"value": "apples", "label": "Apples"}, {"value": "pears", "label": "pears"}],
+                       "tags": []}
+    filled = form.with_options(options)
+    assert filled.schema["properties"]["fruit"]["anyOf"] == [
+        {"const": "apples", "title": "Apples"}, {"const": "pears", "title": "pears"}]
+    assert validate_submission(filled, {"fruit": "pears"}) == {}
+    assert validate_submission(filled, {"fruit": "plums"}) == {"fruit": ["Must be one of: Apples, pears."]}
+    assert coerce_form_post(filled, [("fruit", "apples")]) == {"fruit": "apples"}
+    # a field whose variable holds no choices offers none, so nothing can be chosen
+    assert validate_submission(filled, {"fruit": "pears", "tags": ["x"]}) != {}
+
+
+def test_a_form_not_yet_filled_offers_no_choice_and_its_template_is_kept():
+    form = FormDefinition.from_json("fruit.schema.json", json.dumps(CHOICE_FROM_DATA))
+    assert form.schema["properties"]["fruit"]["enum"] == [] and "anyOf" not in form.schema["properties"]["fruit"]
+    assert form.template == CHOICE_FROM_DATA
+    assert validate_submission(form, {"fruit": "apples"}) != {}

@@ -133,7 +133,16 @@ def get_task(task_id: str):  # type: ignore[no-untyped-def]
     page = tasks.get_task(engine(), g.actor, task_id)
     form = _form_json(page.form, page.prefill, _customer_choices())
     return jsonify({"task": to_json(page.task), "form": form, "prefill": page.prefill,
-                    "may_complete": page.may_complete, "case_id": page.case.id})
+                    "may_complete": page.may_complete, "case_id": page.case.id,
+                    "instructions": page.instructions, "instructions_error": page.instructions_error,
+                    "signals": to_json(list(page.signals))})
+
+
+@bp.post("/tasks/<task_id>/signal")
+def send_signal(task_id: str):  # type: ignore[no-untyped-def]
+    """Press one of the task's manual signal buttons (``signals`` of GET /tasks/ID)."""
+    view = tasks.send_signal(engine(), g.actor, task_id, _body().get("signal"))
+    return jsonify(_case_json(view))
 
 
 @bp.post("/tasks/<task_id>/claim")

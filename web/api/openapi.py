@@ -92,6 +92,9 @@ SCHEMAS: dict[str, Any] = {
         "case_title": {"type": "string"},
         "customer": {"type": "string"}, "lane": {"type": ["string", "null"]},
         "department": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+        "owners": {"type": "array", "items": {"type": "string"},
+                   "description": "who may work a task no department works: the usernames its lane's "
+                                  "lane_owners entry lists, else the person who started the case"},
         "form": {}, "priority": {"type": "integer"}, "due_at": {"type": ["string", "null"]},
         "created_at": {"type": "string"}}},
     "Case": {"type": "object", "properties": {
@@ -153,8 +156,19 @@ def openapi_document() -> dict:
                                   params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {
                 "task": _ref("Task"), "form": _ref("Form"), "prefill": OBJ, "may_complete": {"type": "boolean"},
-                "case_id": {"type": "integer"}}}, "Task and form")},
+                "case_id": {"type": "integer"},
+                "instructions": {"type": "string", "description": "the task's instructionsForEndUser as safe HTML"},
+                "instructions_error": {"type": "string", "description": "why the instructions could not be shown"},
+                "signals": {"type": "array", "description": "manual signals the task offers (POST .../signal)",
+                            "items": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "label": {"type": "string"}}}}}}, "Task and form")},
                 params=[TASK_ID], errors=("401", "404", "409"))},
+            "/tasks/{task_id}/signal": {"post": _op("Send one of the task's manual signals",
+                                                    {"200": _json(_ref("Case"), "The case after")},
+                                                    params=[TASK_ID],
+                                                    body={"type": "object", "required": ["signal"],
+                                                          "properties": {"signal": {**TEXT, "minLength": 1}}},
+                                                    errors=("401", "403", "404", "409", "422"))},
             "/tasks/{task_id}/claim": {"post": _op("Claim", task_ok, params=[TASK_ID],
                                                    errors=("401", "403", "404", "409"))},
             "/tasks/{task_id}/release": {"post": _op("Release", task_ok, params=[TASK_ID],

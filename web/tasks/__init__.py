@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
+from markupsafe import Markup
 
 from engine.definitions.forms import coerce_form_post
 from engine.errors import Conflict, InvalidInput
@@ -27,6 +28,8 @@ def _readonly_reason(page: TaskPage) -> str | None:
         return _("The case is %(status)s; its tasks cannot be completed.", status=page.case.status)
     if reason == "claimed_by_other":
         return _("This task is claimed by %(user)s.", user=task.assignee)
+    if reason == "not_an_owner":
+        return _("Only %(people)s can complete this task.", people=", ".join(task.owners) or "—")
     if reason == "not_in_department":
         return _("Only members of the department %(department)s can complete this task.",
                  department=task.department or "—")
@@ -49,7 +52,9 @@ def _render(page: TaskPage, data: Mapping, errors: Mapping[str, list[str]], stat
         may_claim=allowed.may_claim,
         may_release=allowed.may_release,
         may_assign=allowed.may_assign,
-        colleagues=users.colleagues(engine(), page.task.department) if allowed.may_assign else [],
+        colleagues=users.colleagues(engine(), page.task.department, page.task.owners)
+        if allowed.may_assign else [],
+        instructions=Markup(page.instructions),  # markdown-it's HTML with raw HTML off: safe as it is
     ), status
 
 
@@ -96,6 +101,23 @@ def complete(task_id: str) -> ResponseReturnValue:
               "error")
         return redirect(url_for("cases.detail", case_id=case.id))
     flash(_("“%(task)s” completed for case #%(case)s.", task=page.task.title, case=case.id), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/signal")
+@login_required
+def signal(task_id: str) -> ResponseReturnValue:
+    """Press one of the task's manual signal buttons; the case runs on from its signal event."""
+    try:
+        page = tasks.get_task(engine(), actor(), task_id)
+        case = tasks.send_signal(engine(), actor(), task_id, request.form.get("signal", ""))
+    except Conflict as exc:
+        return _conflict(exc)
+    label = next((s.label for s in page.signals if s.name == request.form.get("signal")), "")
+    if case.status == "error":
+        flash(_("The signal was sent, but the case stopped with an error: %(error)s", error=case.error), "error")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    flash(_("“%(signal)s” sent for case #%(case)s.", signal=label, case=case.id), "success")
     return redirect(url_for("inbox.index"))
 
 
