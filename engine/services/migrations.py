@@ -41,6 +41,8 @@ from engine.spiff.runtime import CaseRuntime
 from engine.time.clock import utcnow
 
 MAX_CASES = 500
+MAX_INT = 2**31 - 1  # version numbers and migration ids are 32-bit columns
+MAX_CASE_ID = 2**63 - 1
 IN_FORCE = ("published", "superseded")
 OPEN_STATUSES = ("running", "error")
 FILTER_FIELDS = ("version", "status", "waiting_at", "started_before", "customer")
@@ -138,16 +140,24 @@ def _bad(field_name: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field_name}: {message}", {field_name: [message]})
 
 
-def _positive_int(value: Any, field_name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _bad(field_name, "must be a positive whole number")
+def _missing(field_name: str, message: str) -> NotFound:
+    """A well-formed request naming something that does not exist (404, the field named)."""
+    return NotFound(f"{field_name}: {message}", {field_name: [message]})
+
+
+def _positive_int(value: Any, field_name: str, maximum: int = MAX_INT) -> int:
+    """A whole number in range; JSON does not tell 7 from 7.0, so neither does this."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise _bad(field_name, f"must be a whole number from 1 to {maximum}")
     return value
 
 
 def _text(value: Any, field_name: str, max_length: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length or "\x00" in value:
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length or "\x00" in value:
         raise _bad(field_name, f"must be text of 1 to {max_length} characters")
-    return value.strip()
+    return value
 
 
 def _date(value: Any, field_name: str) -> datetime:
@@ -155,10 +165,9 @@ def _date(value: Any, field_name: str) -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
             return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+        except (ValueError, OverflowError):
+            pass
     raise _bad(field_name, "must be a date (YYYY-MM-DD) or an ISO 8601 date-time")
 
 
@@ -168,7 +177,7 @@ def _filter(value: Any) -> CaseFilter:
     unknown = sorted(set(value) - set(FILTER_FIELDS))
     if unknown:
         raise _bad(f"filter.{unknown[0]}", f"is not a filter; use {', '.join(FILTER_FIELDS)}")
-    given = {k: v for k, v in value.items() if v not in (None, "")}
+    given = {k: v for k, v in value.items() if v is not None and not (isinstance(v, str) and not v.strip())}
     status = given.get("status")
     if status is not None and status not in OPEN_STATUSES:
         raise _bad("filter.status", f"must be one of {', '.join(OPEN_STATUSES)}")
@@ -198,17 +207,17 @@ def read_request(body: dict) -> MigrationRequest:
         raise _bad("cases", "must be a non-empty list of case ids")
     if len(ids) > MAX_CASES:
         raise _bad("cases", f"at most {MAX_CASES} cases in one batch")
-    case_ids = tuple(dict.fromkeys(_positive_int(v, f"cases[{i}]") for i, v in enumerate(ids)))
+    case_ids = tuple(dict.fromkeys(_positive_int(v, f"cases[{i}]", MAX_CASE_ID) for i, v in enumerate(ids)))
     return MigrationRequest(process, to_version, case_ids=case_ids, dry_run=dry_run)
 
 
 def _target(uow: UnitOfWork, request: MigrationRequest) -> ProcessVersion:
     versions = list(uow.session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == request.process)))
     if not versions:
-        raise _bad("process", f"no process {request.process!r}")
+        raise _missing("process", f"no process {request.process!r}")
     target = next((v for v in versions if v.version == request.to_version and v.status in IN_FORCE), None)
     if target is None:
-        raise _bad("to_version", f"{request.process} has no published version {request.to_version}")
+        raise _missing("to_version", f"{request.process} has no published version {request.to_version}")
     return target
 
 
@@ -220,7 +229,7 @@ def _selected(uow: UnitOfWork, request: MigrationRequest, target: ProcessVersion
             Case.id.in_(request.case_ids), Case.process_id == request.process)))
         for index, case_id in enumerate(request.case_ids):
             if case_id not in found:
-                raise _bad(f"cases[{index}]", f"no case {case_id} of process {request.process}")
+                raise _missing(f"cases[{index}]", f"no case {case_id} of process {request.process}")
         return list(request.case_ids)
     flt = request.filter or CaseFilter()
     query = select(Case.id).where(Case.process_id == request.process, Case.process_version_id != target.id,
@@ -401,7 +410,7 @@ def _filter_json(flt: CaseFilter | None) -> dict:
 
 
 def _row(uow: UnitOfWork, migration_id: int) -> CaseMigration:
-    row = uow.session.get(CaseMigration, migration_id)
+    row = uow.session.get(CaseMigration, migration_id) if 1 <= migration_id <= MAX_INT else None
     if row is None:
         raise NotFound(f"No migration {migration_id}")
     return row

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.audit import chain as audit
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.persistence.models import Case, CaseEvent, CaseState, CaseTask, WorkItem
 from engine.services import cases, migrations
 from tests.factories import actor, complete, open_task
@@ -135,11 +135,11 @@ def test_a_bad_request_is_refused_naming_its_field(body: dict, field: str) -> No
     assert field in refused.value.details
 
 
-def test_the_target_must_be_a_published_version_of_the_process(ctx, two_versions) -> None:  # type: ignore[no-untyped-def]
+def test_a_target_or_case_that_does_not_exist_is_not_found_naming_its_field(ctx, two_versions) -> None:  # type: ignore[no-untyped-def]
     owner = actor(ctx, "owner1")
     for body, field in (({"process": PROCESS_ID, "to_version": 7, "cases": [two_versions[3]]}, "to_version"),
                         ({"process": "no_such_process", "to_version": 2, "cases": [1]}, "process"),
                         ({"process": PROCESS_ID, "to_version": 2, "cases": [999999]}, "cases[0]")):
-        with pytest.raises(InvalidInput) as refused:
+        with pytest.raises(NotFound) as refused:
             migrations.migrate_cases(ctx, owner, migrations.read_request(body))
         assert field in refused.value.details
