@@ -479,3 +479,25 @@ def revert_migration(ctx: EngineContext, actor: Actor, migration_id: int) -> Rev
         row.reverted_at, row.reverted_by = utcnow(), actor.username
         uow.commit()
     return RevertResult(migration_id, [_revert_one(ctx, actor, migration_id, case_id) for case_id in case_ids])
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """A version as the target of a migration page."""
+
+    model_id: int
+    process_id: str
+    name: str
+    version: int
+    label: str
+    in_force: bool
+
+
+def migration_target(ctx: EngineContext, actor: Actor, model_id: int) -> TargetView:
+    """The version a migration page moves cases to; NotFound for no such version."""
+    _require(actor)
+    with ctx.unit_of_work(readonly=True) as uow:
+        row = uow.session.get(ProcessVersion, model_id) if 1 <= model_id <= MAX_INT else None
+        if row is None:
+            raise NotFound(f"No model {model_id}")
+        return TargetView(row.id, row.process_id, row.name, row.version, row.label, row.status in IN_FORCE)
