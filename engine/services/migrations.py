@@ -293,14 +293,16 @@ def _attempt(ctx: EngineContext, uow: UnitOfWork, case: Case, target: ProcessVer
     if waiting_at is not None and not _waits_at(old.workflow, waiting_at):
         return None
     process = ctx.process(target)
-    verdict = migration.migrate(old.workflow, process.spec, process.subprocess_specs, name)
-    if not verdict.can_migrate:
-        return _Attempt(reason="; ".join(verdict.reasons))
-    moved_skeleton, moved_rows = state_codec.dump_rows(old.workflow)
+    # SpiffWorkflow's diff and the move run on whatever two diagrams an owner published; a failure
+    # in them, or a moved state that does not read back on the target, is this case's verdict.
     try:
+        verdict = migration.migrate(old.workflow, process.spec, process.subprocess_specs, name)
+        if not verdict.can_migrate:
+            return _Attempt(reason="; ".join(verdict.reasons))
+        moved_skeleton, moved_rows = state_codec.dump_rows(old.workflow)
         CaseRuntime.restore(process, moved_skeleton, moved_rows, ctx.script_engine)
-    except Exception as exc:  # noqa: BLE001 - any failure to read it back means it must not move
-        return _Attempt(reason=f"The moved case could not be read on {name}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - see above: refused, never half moved
+        return _Attempt(reason=f"The case cannot be moved to {name}: {type(exc).__name__}: {exc}")
     return _Attempt(skeleton=moved_skeleton, rows=moved_rows)
 
 
@@ -334,7 +336,7 @@ def _put_on(ctx: EngineContext, uow: UnitOfWork, case: Case, version: ProcessVer
         if task is None:
             continue
         item.element_id, item.title, item.title_zh, item.form = task.element_id, task.title, task.title_zh, task.form
-        item.lane, item.department_id = task.lane, task.department
+        item.lane, item.department_id, item.prefill = task.lane, task.department, audit.jsonable(task.prefill)
     visibility.add_participants(uow.session, case.id, [t.department for t in ready.values()])
 
 

@@ -8,9 +8,10 @@ version that adds, removes or reroutes later steps is fine. One change is tolera
 task: its outgoing flows (``outputs``), because the path after it is predicted from the target.
 
 SpiffWorkflow's ``migrate_workflow`` resets every ready and waiting task, which clears a waiting
-timer's stored due time (it would start counting again) and a caught event. The move here
-re-predicts the path after each such task instead and keeps the task's own state and data, so a
-case keeps its task ids (the inbox rows), its timers' due dates and its message waits.
+timer's stored due time (it would start counting again) and a caught event, and it leaves the
+path predicted after a running subprocess on the old version (completing it then fails). The move
+here re-predicts the path after every open task instead and keeps the task's own state and data,
+so a case keeps its task ids (the inbox rows), its timers' due dates and its message waits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from SpiffWorkflow.util.task import TaskState
 from engine.spiff import state_codec
 
 OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-REPREDICTED = TaskState.READY | TaskState.WAITING
 PREDICTED = TaskState.PREDICTED_MASK | TaskState.FUTURE
 TOLERATED_CHANGES = frozenset({"outputs"})
 
@@ -99,17 +99,18 @@ def judge(workflow: BpmnWorkflow, spec: Any, subprocess_specs: dict,
 
 def _move(diff: _Diff, workflow: Any, spec: Any) -> None:
     """Put the workflow on ``spec``: aligned tasks take the target's specs; the predicted path
-    after each ready or waiting task is dropped and predicted again from the target."""
+    after each open task is dropped and predicted again from the target (the instances a
+    multi-instance task has made are its triggered children, and stay)."""
     workflow.spec = spec
     for task in list(workflow.tasks.values()):
         aligned = diff.tasks.alignment.get(task)
         if aligned is not None:
             task.task_spec = aligned
-    for task in list(workflow.get_tasks(state=REPREDICTED, skip_subprocesses=True)):
+    for task in list(workflow.get_tasks(state=OPEN, skip_subprocesses=True)):
         if task.id not in workflow.tasks:
             continue
         for child in list(task.children):
-            if child.has_state(PREDICTED):
+            if child.has_state(PREDICTED) and not child.triggered:
                 workflow._remove_task(child.id)
         task.task_spec._predict(task, mask=PREDICTED | task.state)  # its own state too: predict from it
     if workflow.last_task is not None and workflow.last_task.id not in workflow.tasks:
