@@ -48,7 +48,7 @@ def _element(task: Any) -> str:
 
 
 def _open_tasks(workflow: Any) -> list[Any]:
-    return [t for t in workflow.get_tasks(state=OPEN, skip_subprocesses=True)]
+    return list(workflow.get_tasks(state=OPEN, skip_subprocesses=True))
 
 
 @dataclass
