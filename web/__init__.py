@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.customers import bp as customers_bp
     from web.form_preview import bp as form_preview_bp
     from web.inbox import bp as inbox_bp
+    from web.migrations import bp as migrations_bp
     from web.modeler import bp as modeler_bp
     from web.models import bp as models_bp
     from web.procedure import bp as procedure_bp
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(form_preview_bp)
     app.register_blueprint(procedure_bp)
     app.register_blueprint(models_bp)
+    app.register_blueprint(migrations_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(vendor_bp)
     app.register_blueprint(modeler_bp)

@@ -451,3 +451,40 @@ class Incident(Base):
     kind: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     trace: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseMigration(Base):
+    """A batch of running cases moved to another version of their process
+    (``engine.services.migrations``): who asked, when, and which version they moved to. A dry run
+    leaves no row."""
+
+    __tablename__ = "case_migrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(120), index=True)
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    selection: Mapped[dict] = mapped_column(JSON, default=dict)  # the request's cases or filter
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reverted_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class CaseMigrationItem(Base):
+    """One case of a migration: moved or not and why, the ``case_migrated`` event's sequence
+    number (a revert is allowed while it is still the case's last event), and the case's stored
+    workflow state from before the move, so that a revert restores it exactly."""
+
+    __tablename__ = "case_migration_items"
+    __table_args__ = (UniqueConstraint("migration_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    migration_id: Mapped[int] = mapped_column(ForeignKey("case_migrations.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    status: Mapped[str] = mapped_column(String(20))  # migrated, not_migrated, reverted
+    reason: Mapped[str] = mapped_column(Text, default="")
+    event_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    saved_state: Mapped[str | None] = mapped_column(Text, nullable=True)  # the CaseState skeleton
+    saved_tasks: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [task_id, workflow_key, state]

@@ -183,3 +183,24 @@ def dump_state(workflow: BpmnWorkflow) -> str:
     finally:
         serializer.registry._encoder_mode = False
     return json.dumps(dct, cls=serializer._encoder_cls, sort_keys=True, separators=(",", ":"))
+
+
+def spec_registry() -> Any:
+    """The serializer's registry, which also converts task specs: SpiffWorkflow's diff compares
+    two specs by their converted attributes."""
+    return _serializer().registry
+
+
+def dump_rows(workflow: BpmnWorkflow) -> tuple[str, list[tuple[str, str, str]]]:
+    """The whole state as a skeleton and every task's row (task id, workflow key, JSON), as
+    ``load_rows`` reads them: for rewriting a case whose every task may have changed."""
+    serializer = _serializer()
+    encoder = serializer._encoder_cls
+    serializer.registry._encoder_mode = True
+    try:
+        skeleton = json.dumps(_skeleton(workflow, serializer), cls=encoder, separators=(",", ":"))
+        rows = [(str(task.id), key, json.dumps(serializer.registry.convert(task), cls=encoder, separators=(",", ":")))
+                for key, wf in _workflows(workflow) for task in wf.tasks.values()]
+    finally:
+        serializer.registry._encoder_mode = False
+    return skeleton, rows

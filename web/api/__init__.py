@@ -196,4 +196,5 @@ def list_customers():  # type: ignore[no-untyped-def]
     return jsonify([to_json(c) for c in found])
 
 
+from web.api import migrations as _migrations  # noqa: E402,F401 - registers the migration routes on bp
 from web.api import models as _models  # noqa: E402,F401 - registers the model routes on bp

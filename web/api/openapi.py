@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.data_limits import DataLimits
 from engine.services.messages import MAX_NAME
+from web.api.openapi_migrations import MIGRATION_PATHS, MIGRATION_SCHEMAS
 from web.api.openapi_models import MODEL_PATHS, MODEL_SCHEMAS
 from web.api.params import MAX_LIMIT, MAX_OFFSET
 
@@ -126,7 +127,7 @@ def openapi_document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**SCHEMAS, **MODEL_SCHEMAS},
+            "schemas": {**SCHEMAS, **MODEL_SCHEMAS, **MIGRATION_SCHEMAS},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -203,5 +204,6 @@ def openapi_document() -> dict:
                                                       body={"type": "object", "properties": {"data": DATA}},
                                                       errors=("401", "403", "404", "409", "422"))},
             **MODEL_PATHS,
+            **MIGRATION_PATHS,
         },
     }

@@ -2,14 +2,14 @@
 what a task's page shows beside its form (instructions, choices from task data, signal buttons)
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-06
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0021'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
