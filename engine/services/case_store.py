@@ -112,7 +112,6 @@ def _sync_inbox(
             due_at=task.due_at, due_key=task.due_at or NO_DUE_DATE,
         )
         uow.session.add(item)
-        notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
         uow.session.add(
             audit.record(
                 case, "task_ready", actor,
@@ -120,6 +119,7 @@ def _sync_inbox(
                 task_id=task.id, element_id=task.element_id,
             )
         )
+        notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
 
 
 def run_step(uow: UnitOfWork, case: Case, actor: Any, step: Callable[[], Any]) -> str | None:

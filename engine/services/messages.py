@@ -128,7 +128,7 @@ def _senders_in_force(ctx: EngineContext, uow: UnitOfWork, case: Case, element_i
 
 
 def _locked_case(session: Session, case_id: int) -> Case:
-    """The case row, locked before any other row of the case (see ``tasks._locked_case``)."""
+    """The case row, locked before any other row of the case (see ``tasks.locked_case``)."""
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
 
 

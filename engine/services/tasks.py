@@ -66,7 +66,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
         )
 
 
-def _locked_case(session: Session, case_id: int) -> Case:
+def locked_case(session: Session, case_id: int) -> Case:
     """The case row, locked first (PostgreSQL): every writer of a case takes this lock before any
     other row of the case, so a completion and the timer worker queue instead of deadlocking."""
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
@@ -83,7 +83,7 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
     with ctx.unit_of_work() as uow:
         item = find_open_item(uow, task_id)
         check_may_work_on(actor, item)
-        case = _locked_case(uow.session, item.case_id)
+        case = locked_case(uow.session, item.case_id)
         if case.status != "running":
             raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
         clean = validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
