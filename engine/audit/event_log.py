@@ -155,8 +155,8 @@ def _batches(ctx: EngineContext, flt: LogFilter) -> Iterator[LogCase]:
             query = select(Case).where(Case.id > last_id).order_by(Case.id).limit(BATCH)
             if flt.process_id:
                 query = query.where(Case.process_id == flt.process_id)
-            if flt.since:
-                query = query.where(Case.updated_at >= flt.since)
+            if flt.since:  # a case with an event since then, however old the case
+                query = query.where(Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= flt.since)))
             batch = list(session.scalars(query))
             if not batch:
                 return

@@ -5,10 +5,14 @@ checked against the standard's structure with lxml (pm4py is not a dependency of
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from lxml import etree
 
+from engine.services import cases
+from engine.services.comments import add_comment
+from tests.factories import actor, clock_at
 from tests.integration.test_after_sales_paths import FEEDBACK, LIAISON, Walk
 
 NS = {"x": "http://www.xes-standard.org/"}
@@ -129,3 +133,15 @@ def test_the_command_writes_both_logs(ctx, walked, tmp_path, monkeypatch):
     assert str(walked[0]) in _traces(xes.read_bytes())
     assert f"case:{walked[1]}" in {o["id"] for o in json.loads(ocel.read_text())["objects"]}
     assert cli.main(["audit", "export", "--xes", str(xes), "--since", "31/12/2026"]) == 2
+
+
+def test_since_keeps_an_old_case_that_has_a_newer_event_with_only_its_newer_events(api, ctx):
+    with clock_at(datetime(2025, 1, 10, 9, 0)) as clock:
+        case = cases.start_case(ctx, actor(ctx, "sales1"), "after_sales_feedback")
+        clock.now = datetime(2025, 3, 1, 9, 0)
+        add_comment(ctx, actor(ctx, "sales1"), case.id, "Still waiting for the customer's photos")
+    traces = _traces(api.get("/audit/xes?since=2025-02-01", as_="auditor1").data)
+    events = [_attrs(e) for e in traces[str(case.id)].findall("x:event", NS)]
+    assert [(e["event_type"], e["org:resource"]) for e in events] == [("comment_added", "sales1")]
+    assert events[0]["time:timestamp"] == "2025-03-01T09:00:00.000+00:00"
+    assert str(case.id) not in _traces(api.get("/audit/xes?since=2025-03-02", as_="auditor1").data)
