@@ -29,6 +29,7 @@ def test_the_history_names_events_tasks_and_departments_in_the_readers_language(
     reader = login(app, "auditor1")
     english = reader.get(f"/cases/{case.id}").text
     assert "<td>Task ready</td>" in english and "<td>Quality Inspection Section</td>" in english
+    assert "<dt>department</dt><dd>qc</dd>" not in english  # the department by its name, not its id
     assert '<details class="value-folded"><summary>The housing cracked' in english
     assert LONG.strip() in english  # the whole value, once opened
     reader.post("/language", data={"locale": "zh", "next": "/cases"})

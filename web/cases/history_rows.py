@@ -4,7 +4,7 @@ with a long or nested value folded into a ``<details>`` the reader opens (no scr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +74,17 @@ def event_label(event_type: str) -> str:
     return labels.get(event_type, event_type)
 
 
-def _items(data: Mapping[str, Any]) -> list[Item]:
-    return [Item(str(key), value(raw)) for key, raw in data.items()]
+ROUTING_KEYS = ("department", "lane")
+
+
+def _items(entry: HistoryEntry) -> list[Item]:
+    """The event's data; where the task's department is known, its id and lane are left to the
+    Department column, which names it."""
+    hidden = ROUTING_KEYS if entry.department and entry.event.type == "task_ready" else ()
+    return [Item(str(key), value(raw)) for key, raw in entry.event.data.items() if key not in hidden]
 
 
 def history_rows(entries: Iterable[HistoryEntry]) -> list[HistoryRow]:
-    return [HistoryRow(entry=e, label=event_label(e.event.type), items=_items(e.event.data),
+    return [HistoryRow(entry=e, label=event_label(e.event.type), items=_items(e),
                        changes=[ChangeRow(c.variable, value(c.before), value(c.after)) for c in e.changes])
             for e in entries]
