@@ -106,6 +106,26 @@ def _models_import(args: argparse.Namespace) -> int:
     return 1 if view.has_errors else 0
 
 
+def _audit_export(args: argparse.Namespace) -> int:
+    """The event log as XES or OCEL 2.0 JSON, written as it is read (any number of cases)."""
+    from engine.audit.event_log import LogFilter
+    from engine.audit.exports import ocel_export, xes_export
+    from engine.services.actors import Actor
+
+    ctx = build_context()
+    flt = LogFilter.parse(args.process, args.since)
+    # Whoever runs the command holds the database already: they read as an auditor does.
+    who = Actor(id=0, username="command line", display_name="command line", departments=frozenset(),
+                is_auditor=True)
+    chunks = xes_export(ctx, who, flt) if args.xes else ocel_export(ctx, who, flt)
+    out: Path = args.xes or args.ocel
+    with out.open("wb") as stream:
+        for chunk in chunks:
+            stream.write(chunk)
+    print(f"wrote {out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
     import_model.add_argument("--note", default="", help="the change note")
     import_model.set_defaults(func=_models_import)
+    audit = sub.add_parser("audit", help="auditors: the case histories")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_sub.add_parser("export", help="the event log for process mining (XES or OCEL 2.0 JSON)")
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--xes", type=Path, metavar="OUT.xes", help="write XES (IEEE 1849)")
+    target.add_argument("--ocel", type=Path, metavar="OUT.json", help="write OCEL 2.0 JSON")
+    export.add_argument("--process", help="only cases of this process")
+    export.add_argument("--since", help="only events from this date on (YYYY-MM-DD)")
+    export.set_defaults(func=_audit_export)
     return parser
 
 

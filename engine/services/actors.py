@@ -20,6 +20,12 @@ class Actor:
     is_service_account: bool = False
     integration: str | None = None
 
+    @property
+    def reads_only(self) -> bool:
+        """An auditor with no other role: reads every case, version and event and changes none of
+        them (an auditor who also works in a department or administers keeps that work)."""
+        return self.is_auditor and not (self.departments or self.is_admin or self.is_process_owner)
+
     @classmethod
     def of(cls, user: User) -> Actor:
         return cls(

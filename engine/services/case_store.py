@@ -115,11 +115,11 @@ def _sync_inbox(
             presentation=audit.jsonable(runtime.presentation(task.id)),
         )
         uow.session.add(item)
-        notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
         routed = {"title": task.title, "lane": task.lane, "department": task.department}
         if owners:
             routed["owners"] = [owner.username for owner in owners]
         uow.session.add(audit.record(case, "task_ready", actor, routed, task_id=task.id, element_id=task.element_id))
+        notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
 
 
 def _owners(uow: UnitOfWork, case: Case, task: ReadyTask) -> list[User]:

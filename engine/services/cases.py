@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,7 +17,7 @@ from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
-from engine.services import processes, visibility
+from engine.services import case_search, processes, visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
@@ -167,17 +168,25 @@ def get_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
 
 @dataclass(frozen=True)
 class CaseFilter:
+    """The case list's filters; the ones after ``text`` are the auditors' search
+    (``engine.services.case_search``): the process version, the period the case started in, a
+    department that took part, the outcome and the last verification's result."""
+
     status: str | None = None
     process_id: str | None = None
     customer: str | None = None
     text: str | None = None
     limit: int = 50
     offset: int = 0
+    version: int | None = None
+    started_from: date | None = None
+    started_to: date | None = None
+    department: str | None = None
+    outcome: str | None = None
+    integrity: str | None = None
 
 
-def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[CaseView], int]:
-    """Cases matching a filter that ``actor`` may read, newest first, and how many match in all
-    (the reading rule is part of the query, so pages and totals count only readable cases)."""
+def _filtered(flt: CaseFilter) -> Select:
     query = select(Case)
     if flt.status:
         query = query.where(Case.status == flt.status)
@@ -189,6 +198,16 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
         pattern = f"%{flt.text}%"
         query = query.where(or_(Case.title.ilike(pattern), Case.customer.ilike(pattern),
                                 cast(Case.id, String) == flt.text))
+    for condition in case_search.conditions(flt.version, flt.started_from, flt.started_to, flt.department,
+                                            flt.outcome, flt.integrity):
+        query = query.where(condition)
+    return query
+
+
+def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[CaseView], int]:
+    """Cases matching a filter that ``actor`` may read, newest first, and how many match in all
+    (the reading rule is part of the query, so pages and totals count only readable cases)."""
+    query = _filtered(flt)
     with ctx.unit_of_work(readonly=True) as uow:
         counted = visibility.restrict(query, actor)
         total = uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
@@ -197,6 +216,27 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
             .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
         )
         return [_case_view(c) for c in rows], total
+
+
+def cases_csv(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[str]:
+    """Every case the filter selects (no paging), oldest first, as CSV lines; refused before the
+    first line to anyone but auditors, administrators and process owners."""
+    case_search.check_may_export(actor)
+    return case_search.csv_lines(_csv_rows(ctx, actor, flt))
+
+
+def _csv_rows(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[list]:
+    last_id = 0
+    while True:
+        with ctx.unit_of_work(readonly=True) as uow:
+            query = visibility.restrict(_filtered(flt), actor).where(Case.id > last_id)
+            batch = [_case_view(c) for c in uow.session.scalars(query.order_by(Case.id).limit(case_search.CSV_BATCH))]
+        if not batch:
+            return
+        for c in batch:
+            yield [c.id, c.process_id, c.process_name, c.version, c.title, c.customer, c.customer_code or "",
+                   c.status, c.outcome, c.created_at, c.updated_at, c.completed_at]
+        last_id = batch[-1].id
 
 
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:

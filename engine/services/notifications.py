@@ -25,10 +25,11 @@ from babel.support import Translations
 from sqlalchemy import select, update
 
 from engine import notifications
+from engine.audit import chain as audit
 from engine.config import MailSettings
 from engine.context import EngineContext
 from engine.errors import Forbidden
-from engine.persistence.models import Department, OutboxMessage, User, UserDepartment, WorkItem
+from engine.persistence.models import Case, Department, OutboxMessage, User, UserDepartment, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
 from engine.time.clock import utcnow
@@ -119,7 +120,18 @@ def _queue(uow: UnitOfWork, mail: MailSettings, kind: str, item: WorkItem, users
         uow.session.add(OutboxMessage(kind=kind, recipient_id=user.id, to_address=user.email, subject=message.subject,
                                       body=message.body, case_id=item.case_id, task_id=item.id, status="queued",
                                       created_at=utcnow(), error=""))
+        _record_queued(uow, kind, item, user, message.subject, actor)
     return len(users)
+
+
+def _record_queued(uow: UnitOfWork, kind: str, item: WorkItem, user: User, subject: str, actor: Any) -> None:
+    """The case's history says who was told what and when (the mail's kind, recipient and subject;
+    its address and body stay in the outbox, and the worker's sending is the outbox's record)."""
+    case = uow.session.get(Case, item.case_id)
+    if case is not None:
+        uow.session.add(audit.record(case, "notification_queued", actor,
+                                     {"kind": kind, "recipient": user.username, "subject": subject},
+                                     task_id=item.id, element_id=item.element_id))
 
 
 def queue_task_arrived(uow: UnitOfWork, mail: MailSettings, item: WorkItem, actor: Any = None) -> int:

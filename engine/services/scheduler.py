@@ -114,8 +114,9 @@ def _watch(uow: UnitOfWork, runtime: CaseRuntime, due: list[PendingTimer]) -> li
     return watched
 
 
-def _notify(ctx: EngineContext, uow: UnitOfWork, watched: list[_Watched]) -> None:
-    """Mail about the boundary timers that fired, in the firing's transaction. An escalation (the
+def _notify(ctx: EngineContext, uow: UnitOfWork, case: Case, watched: list[_Watched]) -> None:
+    """Record and mail the boundary timers that fired, in the firing's transaction: an
+    ``escalation`` or ``reminder`` event names the timer, the tasks it held and those it gave. An escalation (the
     timer interrupts the work, or hands new tasks to a department that held none of it) tells the
     receivers of the new tasks and the holders of the old ones (``task_escalated``); a reminder
     (non-interrupting, no new task for anyone else) tells the holders (``task_due_soon``)."""
@@ -123,7 +124,13 @@ def _notify(ctx: EngineContext, uow: UnitOfWork, watched: list[_Watched]) -> Non
     for fired in watched:
         after = open_items(uow, timers.user_tasks_after(fired.task))
         departments = {item.department_id for item in fired.held}
-        if fired.boundary.interrupting or any(item.department_id not in departments for item in after):
+        escalated = fired.boundary.interrupting or any(item.department_id not in departments for item in after)
+        uow.session.add(audit.record(case, "escalation" if escalated else "reminder", SYSTEM, {
+            "timer": fired.task.task_spec.bpmn_name or fired.task.task_spec.name,
+            "interrupting": fired.boundary.interrupting,
+            "tasks": [item.title for item in fired.held], "new_tasks": [item.title for item in after],
+        }, task_id=str(fired.task.id), element_id=fired.task.task_spec.name))
+        if escalated:
             queue_task_escalated(uow, ctx.settings.mail, after, fired.held, SYSTEM)
         else:
             queue_task_due_soon(uow, ctx.settings.mail, fired.held, SYSTEM)
@@ -141,7 +148,7 @@ def _fire(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime,
     error = run_step(uow, case, SYSTEM, lambda: runtime.fire_timers(due))
     save_runtime(ctx, uow, case, runtime, SYSTEM, error)
     if error is None:
-        _notify(ctx, uow, watched)
+        _notify(ctx, uow, case, watched)
     return True
 
 

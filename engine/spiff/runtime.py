@@ -223,6 +223,21 @@ class CaseRuntime:
         if next(self._in_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED), None) is None:
             raise EngineStalled("The case has no ready task and waits for nothing: it cannot continue")
 
+    def failed_tasks(self) -> list[Task]:
+        """The tasks whose step failed (SpiffWorkflow left them in ERROR), called processes included.
+        Finished tasks are not indexed, so this looks at the whole tree: only a retry asks."""
+        found: dict[int, Task] = {}
+        for workflow in (self.workflow, *self.workflow.subprocesses.values()):
+            for task in workflow.get_tasks(state=TaskState.ERROR):
+                found[id(task)] = task
+        return list(found.values())
+
+    def retry_failed(self) -> None:
+        """Run the failed steps again, as they were before they failed, and move the case on."""
+        for task in self.failed_tasks():
+            task._set_state(TaskState.READY)
+        self.advance()
+
     # -- timers: engine.time.timers reads their due times; engine.services.scheduler fires them --
 
     def pending_timers(self) -> list[timers.PendingTimer]:

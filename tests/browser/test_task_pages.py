@@ -140,12 +140,13 @@ def test_sales_records_feedback_with_errors_then_valid_data_and_sees_the_history
     page.goto(f"/cases/{case_id}")
     expect(page.get_by_text("Integrity: verified")).to_be_visible()
     history = page.get_by_role("table", name="Case history")
-    completed = history.get_by_role("row").filter(has=page.locator("code", has_text=re.compile("^task_completed$")))
+    completed = history.locator('tr[data-event-type="task_completed"]')
     expect(completed).to_have_count(1)
     expect(completed).to_contain_text("sales1")
-    expect(completed).to_contain_text("Task_RecordFeedback")
+    expect(completed).to_contain_text("Task completed")
+    expect(completed).to_contain_text(RECORD)  # the task by its name, not its element id
     for event_type in ("case_started", "task_ready"):
-        expect(history.locator("code", has_text=re.compile(f"^{event_type}$")).first).to_be_visible()
+        expect(history.locator(f'tr[data-event-type="{event_type}"]').first).to_be_visible()
     events, broken = cases.case_events(ctx, actor(ctx, "auditor1"), case_id)
     assert broken is None
     expect(history.locator("tbody tr")).to_have_count(len(events))

@@ -26,7 +26,7 @@ def model_id(response) -> int:  # type: ignore[no-untyped-def]
 def test_only_those_who_may_read_models_get_the_link_and_the_pages(app: Flask) -> None:
     for user in ("owner1", "reviewer1", "gm1", "admin1", "auditor1"):
         client = login(app, user)
-        assert 'href="/models"' in client.get("/inbox").text
+        assert 'href="/models"' in client.get("/cases").text
         assert client.get("/models").status_code == 200
     sales = login(app, "sales1")
     assert 'href="/models"' not in sales.get("/inbox").text

@@ -248,8 +248,9 @@ def test_the_case_page_shows_data_open_tasks_and_a_verified_history(app: Flask, 
     page = response.text
     assert "Integrity: verified" in page
     for event_type in ("case_started", "task_ready", "task_completed"):
-        assert f"<code>{event_type}</code>" in page
-    assert "Task_RecordFeedback" in page
+        assert f'data-event-type="{event_type}"' in page
+    assert "<td>Task completed</td>" in page and "<td>Record customer feedback</td>" in page
+    assert "<td>Sales Section</td>" in page  # the department by name, not its id
     assert "Acme Motors" in page
     assert "&#34;responsible&#34;: &#34;qc&#34;" in page  # nested data as JSON
     after = cases.get_case(ctx, find_actor(ctx, "auditor1"), case.id)

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
+from engine.audit.event_log import LogFilter
+from engine.audit.exports import ocel_export, xes_export
 from engine.definitions.forms import FormDefinition
-from engine.services import cases, customers, messages, processes, tasks, work_items
+from engine.services import cases, comments, customers, interventions, messages, processes, tasks, work_items
 from engine.services.api_tokens import actor_for_token
 from web.api.json_body import json_object
 from web.api.openapi import openapi_document
 from web.api.params import paging
 from web.api.serialize import to_json
+from web.case_filters import case_filter
 from web.context import engine
 from web.errors import json_error
 from web.forms import with_customer_choices
+from web.read_only import refuse_if_read_only
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -32,6 +36,7 @@ def _authenticate():  # type: ignore[no-untyped-def]
     if actor is None:
         return json_error("Authentication required: send Authorization: Bearer <token>", 401)
     g.actor = actor
+    refuse_if_read_only(actor)
     return None
 
 
@@ -94,13 +99,10 @@ def start_case():  # type: ignore[no-untyped-def]
 
 @bp.get("/cases")
 def list_cases():  # type: ignore[no-untyped-def]
-    """Cases, filtered by status, process, customer or text."""
-    args = request.args
+    """Cases, filtered by status, process, customer, text and the auditors' search (version, period,
+    department, outcome, integrity)."""
     limit, offset = paging(50)
-    flt = cases.CaseFilter(
-        status=args.get("status") or None, process_id=args.get("process") or None,
-        customer=args.get("customer") or None, text=args.get("q") or None, limit=limit, offset=offset,
-    )
+    flt = case_filter(request.args, limit, offset, strict=True)
     views, total = cases.list_cases(engine(), g.actor, flt)
     return jsonify({"total": total, "cases": [to_json(v) for v in views]})
 
@@ -117,6 +119,25 @@ def case_events(case_id: int):  # type: ignore[no-untyped-def]
     events, broken = cases.case_events(engine(), g.actor, case_id)
     return jsonify({"events": [to_json(e) for e in events], "chain_intact": broken is None,
                     "first_broken_seq": broken})
+
+
+@bp.post("/cases/<int:case_id>/comments")
+def comment(case_id: int):  # type: ignore[no-untyped-def]
+    """Comment on a case (whoever reads it, auditors excepted): the comment is a history event."""
+    return jsonify(to_json(comments.add_comment(engine(), g.actor, case_id, _body().get("text")))), 201
+
+
+@bp.post("/cases/<int:case_id>/retry")
+def retry(case_id: int):  # type: ignore[no-untyped-def]
+    """Administrators: run the failed step of a case in error again."""
+    return jsonify(_case_json(interventions.retry_case(engine(), g.actor, case_id)))
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+def cancel(case_id: int):  # type: ignore[no-untyped-def]
+    """Administrators: cancel a running case or one in error, giving the reason."""
+    reason = _body().get("reason")
+    return jsonify(_case_json(interventions.cancel_case(engine(), g.actor, case_id, reason)))
 
 
 @bp.get("/inbox")
@@ -194,6 +215,26 @@ def list_customers():  # type: ignore[no-untyped-def]
     """The Customer List (department staff, administrators and auditors), filtered by ``q``."""
     found = customers.customer_list(engine(), g.actor, request.args.get("q") or None)
     return jsonify([to_json(c) for c in found])
+
+
+def _log_filter() -> LogFilter:
+    return LogFilter.parse(request.args.get("process"), request.args.get("since"))
+
+
+@bp.get("/audit/xes")
+def audit_xes():  # type: ignore[no-untyped-def]
+    """The event log in XES (auditors, administrators, process owners), streamed."""
+    chunks = xes_export(engine(), g.actor, _log_filter())
+    return Response(chunks, mimetype="application/xml",
+                    headers={"Content-Disposition": 'attachment; filename="serviceflow.xes"'})
+
+
+@bp.get("/audit/ocel")
+def audit_ocel():  # type: ignore[no-untyped-def]
+    """The event log in OCEL 2.0 JSON (auditors, administrators, process owners), streamed."""
+    chunks = ocel_export(engine(), g.actor, _log_filter())
+    return Response(chunks, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="serviceflow-ocel.json"'})
 
 
 from web.api import migrations as _migrations  # noqa: E402,F401 - registers the migration routes on bp

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.data_limits import DataLimits
+from engine.services.case_search import INTEGRITY_VALUES, integrity_available
 from engine.services.messages import MAX_NAME
 from web.api.openapi_migrations import MIGRATION_PATHS, MIGRATION_SCHEMAS
 from web.api.openapi_models import MODEL_PATHS, MODEL_SCHEMAS
@@ -58,6 +59,26 @@ TASK_ID = _path_param("task_id", {"type": "string"})
 PAGING = [_query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}),
           _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET})]
 OBJ = {"type": "object"}
+
+
+def not_blank(most: int) -> dict:
+    """Text with something in it besides spaces, at most ``most`` characters."""
+    return {"allOf": [TEXT, {"pattern": "\\S"}], "type": "string", "maxLength": most}
+
+
+DAY = {"type": "string", "format": "date"}
+CASE_SEARCH = [
+    _query("version", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+    _query("from", {**DAY, "description": "cases started on this day or later"}),
+    _query("to", {**DAY, "description": "cases started on this day or earlier"}),
+    _query("department", {**TEXT, "description": "a department that had a task in the case"}),
+    _query("outcome", {**TEXT, "description": "part of the outcome (the end event's name)"}),
+    # offered once verification results are stored (engine.services.case_search)
+    *([_query("integrity", {"enum": list(INTEGRITY_VALUES), "description": "the case's last verification"})]
+      if integrity_available() else []),
+]
+LOG_FILTER = [_query("process"), _query("since", {"type": "string", "format": "date",
+                                                          "description": "only events from this day on (UTC)"})]
 DATA = {**_ref("JsonObject"), "description": f"any JSON object nested at most {DataLimits.max_depth} levels "
         f"deep (by default), at most {DataLimits.max_bytes} bytes, with no NUL character in its text"}
 
@@ -103,7 +124,7 @@ SCHEMAS: dict[str, Any] = {
         "process_name_zh": {"type": "string"},
         "version": {"type": "integer"}, "version_hash": {"type": "string"}, "title": {"type": "string"},
         "customer": {"type": "string"}, "customer_code": {"type": ["string", "null"]},
-        "status": {"enum": ["running", "completed", "error"]},
+        "status": {"enum": ["running", "completed", "error", "cancelled"]},
         "outcome": {"type": "string"}, "error": {"type": "string"}, "data": OBJ,
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "completed_at": {"type": ["string", "null"]},
@@ -138,7 +159,8 @@ def openapi_document() -> dict:
             "/cases": {
                 "get": _op("List cases", {"200": _json({"type": "object", "properties": {
                     "total": {"type": "integer"}, "cases": {"type": "array", "items": _ref("Case")}}}, "Cases")},
-                    params=[_query("status"), _query("process"), _query("customer"), _query("q"), *PAGING],
+                    params=[_query("status"), _query("process"), _query("customer"), _query("q"), *PAGING,
+                            *CASE_SEARCH],
                     errors=("401", "422")),
                 "post": _op("Start a case", {"201": _json(_ref("Case"), "The new case")},
                             body={"type": "object", "required": ["process"], "properties": {
@@ -153,6 +175,20 @@ def openapi_document() -> dict:
                     "chain_intact": {"type": "boolean"},
                     "first_broken_seq": {"type": ["integer", "null"]}}}, "Events")},
                 params=[CASE_ID], errors=("401", "404"))},
+            "/cases/{case_id}/comments": {"post": _op(
+                "Comment on a case (readers of the case, auditors excepted)",
+                {"201": _json(_ref("Event"), "The recorded comment_added event")}, params=[CASE_ID],
+                body={"type": "object", "required": ["text"], "properties": {"text": not_blank(4000)}},
+                errors=("401", "403", "404", "409", "422"))},
+            "/cases/{case_id}/retry": {"post": _op(
+                "Run the failed step of a case in error again (administrators)",
+                {"200": _json(_ref("Case"), "The case after the retry (in error again if the step failed again)")},
+                params=[CASE_ID], errors=("401", "403", "404", "409"))},
+            "/cases/{case_id}/cancel": {"post": _op(
+                "Cancel a running case or one in error, giving the reason (administrators)",
+                {"200": _json(_ref("Case"), "The cancelled case")}, params=[CASE_ID],
+                body={"type": "object", "required": ["reason"], "properties": {"reason": not_blank(2000)}},
+                errors=("401", "403", "404", "409", "422"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
                                   params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {
@@ -203,6 +239,16 @@ def openapi_document() -> dict:
                                                       params=[TASK_ID],
                                                       body={"type": "object", "properties": {"data": DATA}},
                                                       errors=("401", "403", "404", "409", "422"))},
+            "/audit/xes": {"get": _op("The event log in XES, IEEE 1849 (auditors, administrators, process owners)", {
+                "200": {"description": "XES document, streamed",
+                        "content": {"application/xml": {"schema": {"type": "string"}}}}},
+                params=LOG_FILTER, errors=("401", "403", "422"))},
+            "/audit/ocel": {"get": _op("The event log in OCEL 2.0 JSON (auditors, administrators, process owners)", {
+                "200": _json({"type": "object", "required": ["events", "objects", "objectTypes", "eventTypes"],
+                              "properties": {"events": {"type": "array"}, "objects": {"type": "array"},
+                                             "objectTypes": {"type": "array"}, "eventTypes": {"type": "array"}}},
+                             "OCEL 2.0 document, streamed")},
+                params=LOG_FILTER, errors=("401", "403", "422"))},
             **MODEL_PATHS,
             **MIGRATION_PATHS,
         },

@@ -9,26 +9,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.definitions.forms import FormDefinition
 from engine.errors import NotFound
-from engine.services import cases, processes
+from engine.services import case_search, cases, processes
 from engine.services.actors import Actor
 from engine.services.cases import CaseView, EventView
+from engine.services.comments import add_comment
+from engine.services.departments import list_departments
+from engine.services.history import case_history
+from engine.services.interventions import CANCELLABLE, cancel_case, retry_case
 from engine.services.records import RecordView, case_records
 from engine.services.work_items import WorkItemView, may_work_on
+from web.case_filters import STATUSES, case_filter
+from web.cases.history_rows import history_rows
 from web.context import actor, engine
+from web.i18n import current_locale
 
 bp = Blueprint("cases", __name__)
 
-STATUSES = ("running", "completed", "error")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-SUMMARY_LENGTH = 120
 SHORT_HASH = 12
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -64,16 +69,6 @@ def display_items(data: Mapping[str, Any]) -> list[DisplayItem]:
     return items
 
 
-def summarize(data: Mapping[str, Any], limit: int = SUMMARY_LENGTH) -> str:
-    """A one-line digest of an event's data for the history table."""
-    parts = []
-    for key, value in data.items():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        parts.append(f"{key}: {shown}")
-    text = "; ".join(parts)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @dataclass(frozen=True)
 class RecordRow:
     """A completed task of the case: its form when known, else its data as plain key/values."""
@@ -104,7 +99,7 @@ def record_rows(records: Iterable[RecordView]) -> list[RecordRow]:
 @bp.app_template_filter("status_label")
 def status_label(status: str) -> str:
     """A case status as a translated word for badges and the status filter."""
-    labels = {"running": _("Running"), "completed": _("Completed"), "error": _("Error")}
+    labels = {"running": _("Running"), "completed": _("Completed"), "error": _("Error"), "cancelled": _("Cancelled")}
     return labels.get(status, status)
 
 
@@ -135,18 +130,16 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/cases")
 @login_required
 def index() -> ResponseReturnValue:
-    """The case list, filtered by status, process, customer and free text, a page at a time."""
+    """The case list, filtered by status, process, customer and free text, and for auditors also by
+    version, period, department, outcome and integrity, a page at a time; ``format=csv`` gives
+    every matching case as a CSV file (auditors, administrators, process owners)."""
     limit = _int_arg("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     offset = _int_arg("offset", 0, 0, 10**9)
-    status = request.args.get("status", "").strip()
-    flt = cases.CaseFilter(
-        status=status if status in STATUSES else None,
-        process_id=request.args.get("process", "").strip() or None,
-        customer=request.args.get("customer", "").strip() or None,
-        text=request.args.get("q", "").strip() or None,
-        limit=limit,
-        offset=offset,
-    )
+    flt = case_filter(request.args, limit, offset)
+    if request.args.get("format") == "csv":
+        lines = cases.cases_csv(engine(), actor(), flt)
+        return Response(lines, mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
     views, total = cases.list_cases(engine(), actor(), flt)
     pager = Pager(
         first=offset + 1 if views else 0,
@@ -155,10 +148,12 @@ def index() -> ResponseReturnValue:
         prev_offset=max(0, offset - limit) if offset > 0 else None,
         next_offset=offset + limit if offset + limit < total else None,
     )
-    args = {k: v for k, v in request.args.items() if k != "offset" and v}
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "format") and v}
+    who = actor()
     return render_template(
         "cases/list.html", cases=views, pager=pager, flt=flt, args=args, statuses=STATUSES,
-        processes=processes.list_published(engine()),
+        processes=processes.list_published(engine()), departments=list_departments(engine(), current_locale()),
+        integrity_filter=case_search.integrity_available(), may_export=case_search.may_export_cases(who),
     )
 
 
@@ -168,14 +163,46 @@ def detail(case_id: int) -> ResponseReturnValue:
     """One case: status, version, its records, open tasks and its verified history."""
     who = actor()
     case = cases.get_case(engine(), who, case_id)
-    events, broken = cases.case_events(engine(), who, case_id)
-    rows = [(e, summarize(e.data)) for e in events]
+    entries, broken = case_history(engine(), who, case_id)
     return render_template(
         "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
-        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), events=rows,
+        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), history=history_rows(entries),
         broken=broken, short_hash=case.version_hash[:SHORT_HASH],
         open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
+        may_comment=not who.reads_only and case.status != "cancelled",
+        may_retry=who.is_admin and case.status == "error",
+        may_cancel=who.is_admin and case.status in CANCELLABLE,
     )
+
+
+@bp.post("/cases/<int:case_id>/comments")
+@login_required
+def comment(case_id: int) -> ResponseReturnValue:
+    """Add a comment to the case's history."""
+    add_comment(engine(), actor(), case_id, request.form.get("text", ""))
+    flash(_("Your comment was added to the history."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id, _anchor="history-heading"))
+
+
+@bp.post("/cases/<int:case_id>/retry")
+@login_required
+def retry(case_id: int) -> ResponseReturnValue:
+    """Administrators: run the failed step of a case in error again."""
+    case = retry_case(engine(), actor(), case_id)
+    if case.status == "error":
+        flash(_("The step failed again: %(error)s", error=case.error), "error")
+    else:
+        flash(_("The failed step ran again; the case goes on."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+@login_required
+def cancel(case_id: int) -> ResponseReturnValue:
+    """Administrators: cancel a case, giving the reason."""
+    cancel_case(engine(), actor(), case_id, request.form.get("reason", ""))
+    flash(_("Case #%(id)s was cancelled.", id=case_id), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))
 
 
 @bp.get("/cases/<int:case_id>/records")
@@ -208,7 +235,10 @@ def print_record(case_id: int, seq: int) -> ResponseReturnValue:
 @login_required
 def start_page() -> ResponseReturnValue:
     """The published processes the user may start, each with a button that starts a case, and
-    apart, without a button, those that only a timer or another system's message begins."""
+    apart, without a button, those that only a timer or another system's message begins.
+    Auditors start nothing and go to the case list."""
+    if actor().reads_only:
+        return redirect(url_for("cases.index"))
     listed = processes.list_published(engine(), actor())
     return render_template("cases/start.html", processes=[p for p in listed if p.may_start],
                            automatic=[p for p in listed if not p.starts_by_hand])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from engine.services import work_items
 from engine.services.work_items import WorkItemView
@@ -31,15 +31,19 @@ class InboxRow:
 
 @bp.get("/")
 def root() -> ResponseReturnValue:
-    """The start page is the inbox."""
+    """The start page is the inbox; auditors, who have none, start at the case list."""
+    if getattr(current_user, "is_authenticated", False) and current_user.actor.reads_only:
+        return redirect(url_for("cases.index"))
     return redirect(url_for("inbox.index"))
 
 
 @bp.get("/inbox")
 @login_required
 def index() -> ResponseReturnValue:
-    """My open tasks, with Claim and Release buttons."""
+    """My open tasks, with Claim and Release buttons; auditors have none and go to the cases."""
     me = actor()
+    if me.reads_only:
+        return redirect(url_for("cases.index"))
     offset = max(0, min(MAX_OFFSET, request.args.get("offset", 0, type=int) or 0))
     now = utcnow()
     items = work_items.inbox(engine(), me, limit=PAGE_SIZE, offset=offset)
