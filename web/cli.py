@@ -106,6 +106,29 @@ def _models_import(args: argparse.Namespace) -> int:
     return 1 if view.has_errors else 0
 
 
+def _audit_checkpoint(args: argparse.Namespace) -> int:
+    from engine.services.checkpoints import make_checkpoint
+
+    made = make_checkpoint(build_context())
+    print(f"checkpoint {made.number}: {made.tree_size} case(s), root {made.root_hash}")
+    if made.file is not None:
+        print(f"written to {made.file}")
+    return 0
+
+
+def _audit_key(args: argparse.Namespace) -> int:
+    """The public key auditors keep, with its fingerprint (checkpoints name it as key_id)."""
+    from engine.audit.signing import fingerprint, load_public_key
+    from engine.services.checkpoints import public_key_pem
+
+    pem = public_key_pem(build_context())
+    if args.out is not None:
+        args.out.write_text(pem)
+    print(pem, end="")
+    print(f"fingerprint (key_id): {fingerprint(load_public_key(pem.encode(), 'the signing key'))}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +173,14 @@ def _parser() -> argparse.ArgumentParser:
     import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
     import_model.add_argument("--note", default="", help="the change note")
     import_model.set_defaults(func=_models_import)
+    audit = sub.add_parser("audit", help="tamper evidence for auditors")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    checkpoint = audit_sub.add_parser("checkpoint", help="sign the head of every case's history now")
+    checkpoint.set_defaults(func=_audit_checkpoint)
+    key = audit_sub.add_parser("key", help="print the public key that verifies checkpoints (auditors keep it); "
+                               "on a development instance the signing key is created when missing")
+    key.add_argument("--out", type=Path, help="also write it to this file")
+    key.set_defaults(func=_audit_key)
     return parser
 
 

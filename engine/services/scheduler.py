@@ -40,6 +40,7 @@ from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
+from engine.services.checkpoints import checkpoint_if_due
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.incidents import record_incident
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
@@ -320,6 +321,9 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
         if started:
             log.info("started %d scheduled case(s)", started)
         sent = _send_mail(ctx, batch)
+        checkpoint = checkpoint_if_due(ctx)
+        if checkpoint is not None:
+            log.info("signed checkpoint %d over %d case(s)", checkpoint.number, checkpoint.tree_size)
         busy = advanced >= batch or started >= batch or sent >= batch
         return 0.0 if busy else seconds_until_due(ctx, poll_seconds)
     except SQLAlchemyError as exc:
