@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, send_file
 
 from engine.definitions.forms import FormDefinition
 from engine.services import cases, customers, messages, processes, tasks, work_items
@@ -14,6 +15,7 @@ from web.api.json_body import json_object
 from web.api.openapi import openapi_document
 from web.api.params import paging
 from web.api.serialize import to_json
+from web.cases.pack import audit_pack
 from web.context import engine
 from web.errors import json_error
 from web.forms import with_customer_choices
@@ -117,6 +119,13 @@ def case_events(case_id: int):  # type: ignore[no-untyped-def]
     events, broken = cases.case_events(engine(), g.actor, case_id)
     return jsonify({"events": [to_json(e) for e in events], "chain_intact": broken is None,
                     "first_broken_seq": broken})
+
+
+@bp.get("/cases/<int:case_id>/pack")
+def case_pack(case_id: int):  # type: ignore[no-untyped-def]
+    """The case's audit pack (zip), verifiable offline with ``serviceflow audit verify --pack``."""
+    return send_file(io.BytesIO(audit_pack(g.actor, case_id)), mimetype="application/zip", as_attachment=True,
+                     download_name=f"case-{case_id}-audit-pack.zip")
 
 
 @bp.get("/inbox")

@@ -149,6 +149,13 @@ def openapi_document() -> dict:
                     "chain_intact": {"type": "boolean"},
                     "first_broken_seq": {"type": ["integer", "null"]}}}, "Events")},
                 params=[CASE_ID], errors=("401", "404"))},
+            "/cases/{case_id}/pack": {"get": _op(
+                "The case's audit pack: events, the signed checkpoint with the inclusion proof of the case's head, "
+                "the pinned version's files, the printable records and a manifest of SHA-256 digests; "
+                "verify it offline with serviceflow audit verify --pack", {
+                    "200": {"description": "A zip file", "content": {"application/zip": {
+                        "schema": {"type": "string", "format": "binary"}}}}},
+                params=[CASE_ID], errors=("401", "404"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
                                   params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {
