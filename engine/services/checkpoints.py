@@ -23,6 +23,7 @@ from engine.audit.checkpoints import (
     write_file,
 )
 from engine.audit.signing import public_pem, sign, signing_key
+from engine.config import ConfigError
 from engine.context import EngineContext
 from engine.persistence.models import AuditCheckpoint, AuditCheckpointLeaf, Case
 from engine.time.clock import utcnow
@@ -94,6 +95,24 @@ def make_checkpoint(ctx: EngineContext) -> CheckpointView:
                 path.unlink()  # never committed: the file must not claim a checkpoint that is not there
             raise
     return CheckpointView(number, created_at, len(heads), signed["root_hash"], digest, path)
+
+
+def checkpoints_enabled(ctx: EngineContext) -> bool:
+    """Whether the worker should make periodic checkpoints, decided once at its start: a missing or
+    unreadable key is logged there instead of failing (and being recorded) every round."""
+    settings = ctx.settings.audit
+    if settings.checkpoint_minutes == 0:
+        return False
+    if not settings.has_key:
+        log.warning("no checkpoint signing key is configured (SERVICEFLOW_AUDIT_KEY_FILE): "
+                    "the worker makes no signed checkpoints")
+        return False
+    try:
+        signing_key(settings)
+    except ConfigError as exc:
+        log.error("the worker makes no signed checkpoints: %s", exc.message)
+        return False
+    return True
 
 
 def checkpoint_if_due(ctx: EngineContext) -> CheckpointView | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,7 +20,8 @@ from engine.audit.signing import fingerprint, load_public_key, sign, signing_key
 from engine.config import AuditSettings, ConfigError
 from engine.persistence.models import AuditCheckpoint, AuditCheckpointLeaf, Case
 from engine.services import cases
-from engine.services.checkpoints import checkpoint_if_due, make_checkpoint
+from engine.services.checkpoints import checkpoint_if_due, checkpoints_enabled, make_checkpoint
+from engine.services.scheduler import run_worker
 from tests.factories import actor, clock_at, complete
 from tests.integration.signing import with_signing_key
 from tests.integration.test_after_sales_paths import FEEDBACK
@@ -171,3 +174,29 @@ def test_production_without_a_signing_key_refuses_to_checkpoint(db_url, tmp_path
     assert main(["audit", "checkpoint"]) == 2
     assert "no checkpoint signing key: set SERVICEFLOW_AUDIT_KEY_FILE" in capsys.readouterr().err
     assert not (tmp_path / "instance" / "audit_signing_key.pem").exists()
+
+
+def test_the_running_worker_signs_a_checkpoint(ctx, tmp_path):
+    with_signing_key(ctx, tmp_path)
+    case_id = _start(ctx)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(ctx, stop), kwargs={"poll_seconds": 0.05})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "checkpoints").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    with ctx.unit_of_work(readonly=True) as uow:
+        assert set(checkpointed_heads(uow.session, signing_key(ctx.settings.audit).public_key())) == {case_id}
+
+
+def test_a_worker_with_an_unreadable_key_says_so_once_and_makes_no_checkpoints(ctx, tmp_path, caplog):
+    ctx.settings = dataclasses.replace(ctx.settings, audit=AuditSettings(key_file=tmp_path / "gone.pem"))
+    assert not checkpoints_enabled(ctx)
+    assert "the worker makes no signed checkpoints: SERVICEFLOW_AUDIT_KEY_FILE" in caplog.text
+    ctx.settings = dataclasses.replace(ctx.settings, audit=AuditSettings())
+    assert not checkpoints_enabled(ctx)
+    assert "no checkpoint signing key is configured" in caplog.text
