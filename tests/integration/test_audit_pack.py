@@ -31,6 +31,7 @@ from engine.services.checkpoints import make_checkpoint, public_key_pem
 from tests.factories import actor, complete
 from tests.integration.signing import with_signing_key
 from tests.integration.test_after_sales_paths import FEEDBACK
+from tests.web.test_records import login
 from web.cli import main
 
 
@@ -221,3 +222,15 @@ def test_the_cli_packs_a_case_and_verifies_it_offline(ctx, db_url, tmp_path, mon
     assert main(["audit", "verify", "--pack", str(tmp_path / "pack.zip")]) == 0
     assert "the signature was checked with the public key inside the pack" in capsys.readouterr().out
     assert main(["audit", "verify", "--pack", str(tmp_path / "missing.zip")]) == 2
+
+
+def test_the_case_page_links_to_the_pack_that_verifies(ctx, app, tmp_path):
+    with_signing_key(ctx, tmp_path)
+    case_id = _case(ctx)
+    make_checkpoint(ctx)
+    client = login(app, "auditor1")
+    assert f'href="/cases/{case_id}/pack"' in client.get(f"/cases/{case_id}").text
+    response = client.get(f"/cases/{case_id}/pack")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert verify_pack(response.data, load_public_key(public_key_pem(ctx).encode(), "test key")).problems == []
+    assert login(app, "prod1").get(f"/cases/{case_id}/pack").status_code == 404
