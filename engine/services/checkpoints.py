@@ -25,6 +25,7 @@ from engine.audit.checkpoints import (
 from engine.audit.signing import public_pem, sign, signing_key
 from engine.config import ConfigError
 from engine.context import EngineContext
+from engine.errors import Conflict
 from engine.persistence.models import AuditCheckpoint, AuditCheckpointLeaf, Case
 from engine.time.clock import utcnow
 
@@ -69,13 +70,14 @@ def make_checkpoint(ctx: EngineContext) -> CheckpointView:
         number = previous.id + 1 if previous else 1
         heads = [Head(*row) for row in session.execute(
             select(Case.id, Case.event_count, Case.last_event_hash).order_by(Case.id))]
-        created_at = utcnow().isoformat(timespec="microseconds")
+        now = utcnow()
+        created_at = now.isoformat(timespec="microseconds")
         text = statement(number, created_at, heads, previous.hash if previous else GENESIS, key.public_key())
         signed = json.loads(text)
         signature = sign(key, text.encode())
         digest = checkpoint_hash(text, signature)
         session.add(AuditCheckpoint(
-            id=number, created_at=utcnow(), tree_size=len(heads), root_hash=signed["root_hash"],
+            id=number, created_at=now, tree_size=len(heads), root_hash=signed["root_hash"],
             prev_hash=signed["prev_checkpoint_hash"], key_id=signed["key_id"], statement=text,
             signature=signature, hash=digest, public_key=public_pem(key.public_key())))
         session.flush()
@@ -85,8 +87,13 @@ def make_checkpoint(ctx: EngineContext) -> CheckpointView:
                  "last_event_hash": h.last_event_hash} for i, h in enumerate(heads)])
         path = None
         if directory is not None:
-            path = write_file(directory, number, {"statement": text, "signature": signature, "hash": digest,
-                                                  "public_key": public_pem(key.public_key())})
+            try:
+                path = write_file(directory, number, {"statement": text, "signature": signature, "hash": digest,
+                                                      "public_key": public_pem(key.public_key())})
+            except FileExistsError as exc:
+                raise Conflict(f"{exc.filename} already exists: the checkpoint directory holds a checkpoint "
+                               f"{number} that the database does not (was the database restored or replaced?); "
+                               "nothing was signed") from exc
         try:
             uow.commit()
         except Exception:

@@ -18,6 +18,7 @@ from engine.audit import checkpoints as audit_checkpoints
 from engine.audit.checkpoints import CheckpointInvalid, checkpointed_heads
 from engine.audit.signing import fingerprint, load_public_key, sign, signing_key
 from engine.config import AuditSettings, ConfigError
+from engine.errors import Conflict
 from engine.persistence.models import AuditCheckpoint, AuditCheckpointLeaf, Case
 from engine.services import cases
 from engine.services.checkpoints import checkpoint_if_due, checkpoints_enabled, make_checkpoint
@@ -200,3 +201,15 @@ def test_a_worker_with_an_unreadable_key_says_so_once_and_makes_no_checkpoints(c
     ctx.settings = dataclasses.replace(ctx.settings, audit=AuditSettings())
     assert not checkpoints_enabled(ctx)
     assert "no checkpoint signing key is configured" in caplog.text
+
+
+def test_a_checkpoint_file_the_database_does_not_know_is_never_overwritten(ctx, tmp_path):
+    with_signing_key(ctx, tmp_path)
+    _start(ctx)
+    audit_checkpoints.write_file(tmp_path / "checkpoints", 1, {"from": "a database since restored"})
+    with pytest.raises(Conflict, match="checkpoint-00000001.json already exists"):
+        make_checkpoint(ctx)
+    assert json.loads((tmp_path / "checkpoints" / "checkpoint-00000001.json").read_text()) == {
+        "from": "a database since restored"}
+    with ctx.unit_of_work(readonly=True) as uow:
+        assert uow.session.scalar(select(AuditCheckpoint)) is None
