@@ -35,6 +35,7 @@ EVENTS = "events.json"
 CHECKPOINT = "checkpoint.json"
 VERSION = "version.json"
 RECORDS = "records.html"
+RECORDS_CSS = "records.css"
 PROCESS_DIR = "process/"
 _COLUMNS = CaseEvent.__table__.columns
 

@@ -3,6 +3,8 @@ the checkpoint and the version files in a pack belong to the same moment."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 
 from engine.audit.pack import (
@@ -10,7 +12,6 @@ from engine.audit.pack import (
     CHECKPOINT,
     EVENTS,
     PROCESS_DIR,
-    RECORDS,
     VERSION,
     event_record,
     json_bytes,
@@ -46,9 +47,10 @@ def _version_summary(version: ProcessVersion) -> dict:
                           "comment": s.comment} for s in version.signoffs]}
 
 
-def build_pack(ctx: EngineContext, actor: Actor, case_id: int, records_html: str) -> bytes:
-    """The audit pack of a case ``actor`` may read (NotFound otherwise); ``records_html`` is the
-    printable records page, rendered by the caller (the web layer owns templates)."""
+def build_pack(ctx: EngineContext, actor: Actor, case_id: int, printable: Mapping[str, bytes]) -> bytes:
+    """The audit pack of a case ``actor`` may read (NotFound otherwise); ``printable`` holds the
+    printable records as files (name → content), rendered by the caller (the web layer owns
+    templates)."""
     with ctx.unit_of_work(readonly=True) as uow:
         session = uow.session
         case = visibility.readable_case(session, actor, case_id)
@@ -57,7 +59,7 @@ def build_pack(ctx: EngineContext, actor: Actor, case_id: int, records_html: str
             CASE: json_bytes(_case_summary(case)),
             EVENTS: json_bytes([event_record(e) for e in events]),
             VERSION: json_bytes(_version_summary(case.version)),
-            RECORDS: records_html.encode(),
+            **printable,
             **{PROCESS_DIR + f.path: f.content.encode() for f in case.version.files},
         }
         inclusion = case_inclusion(session, case_id)

@@ -19,6 +19,7 @@ from engine.audit.pack import (
     EVENTS,
     MANIFEST,
     RECORDS,
+    RECORDS_CSS,
     VERSION,
     event_from_record,
     verify_pack,
@@ -76,7 +77,8 @@ def test_a_good_pack_verifies_with_the_public_key(ctx, packed):
         version_id = uow.session.get(Case, case_id).process_version_id
         stored = {f.path for f in uow.session.scalars(select(ProcessFile).where(ProcessFile.version_id == version_id))}
     assert {f"process/{path}" for path in stored} <= set(files)
-    assert b"Record customer feedback" in files[RECORDS] and b"<style>" in files[RECORDS]
+    assert b"Record customer feedback" in files[RECORDS] and b'href="records.css"' in files[RECORDS]
+    assert b".print-record" in files[RECORDS_CSS]
     assert json.loads(files[VERSION])["signoffs"]
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(pack)).read(MANIFEST))
     assert set(manifest["files"]) == set(files)
