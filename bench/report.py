@@ -25,6 +25,8 @@ GOAL_CASES_PER_S = 100.0
 GOAL_HISTORY_RATIO = 1.5
 GOAL_INBOX_P95_MS = 20.0
 GOAL_INBOX_ROWS = 100_000
+GOAL_CHECKPOINT_S = 60.0
+GOAL_CHECKPOINT_CASES = 100_000
 PEER = "spiff-arena (same engine, same machine class)"
 PEER_CASES_PER_S = 3.1
 PEER_COMPLETION_MS = 50.0
@@ -124,12 +126,31 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
         lambda b: f"{b['history']['ratio_last_first']:.2f}× (#{b['history']['last_checkpoint']} / #1)")
     for size in first["inbox"]:
         row(f"Inbox at {int(size):,} open cases, median / p95", lambda b, s=size: _spread(b["inbox"][s]))
+    if "checkpoint" in first:
+        row("Signed checkpoint over every case, median / max of "
+            f"{first['checkpoint']['rounds']}", lambda b: _checkpoint_cell(b["checkpoint"]))
+        row("Verifying the latest checkpoint; one case's inclusion proof",
+            lambda b: f"{b['checkpoint']['verify_latest_s']:.2f} s; {_ms(b['checkpoint']['inclusion_proof_s'] * 1000)} "
+            f"({b['checkpoint']['proof_length']} hashes)")
     for count in _timer_counts(results):
         row(f"Timers fired, {count} worker process{'es' if int(count) > 1 else ''} "
             f"({cfg.get('timer_cases', 0):,} due)", lambda b, c=count: _timer_cell(b, c, _timers_per_s))
         row(f"Timer worker peak RSS, {count} worker{'s' if int(count) > 1 else ''}",
             lambda b, c=count: _timer_cell(b, c, _peak_rss))
     return rows
+
+
+def _checkpoint_cell(measured: dict[str, Any]) -> str:
+    return f"{measured['median_s']:.1f} s / {measured['max_s']:.1f} s ({measured['cases']:,} cases)"
+
+
+def _checkpoint_target(title: str, measured: dict[str, Any]) -> list[str]:
+    if measured["cases"] >= GOAL_CHECKPOINT_CASES:
+        verdict = _verdict(measured["max_s"] < GOAL_CHECKPOINT_S) + _busy(measured)
+    else:
+        verdict = f"not measured (this run has {measured['cases']:,} cases)"
+    return [f"Checkpoint over {GOAL_CHECKPOINT_CASES:,} cases < {GOAL_CHECKPOINT_S:.0f} s (slowest of "
+            f"{measured['rounds']})", title, _checkpoint_cell(measured), "— (no peer signs its history)", verdict]
 
 
 def _timer_counts(results: dict[str, Any]) -> list[str]:
@@ -167,6 +188,7 @@ def _cpu_rows(results: dict[str, Any]) -> list[list[str]]:
         ("Lifecycle, 1 client", lambda b: b["lifecycle_single_client"]),
         ("History", lambda b: b["history"]),
         *((f"Inbox at {int(size):,}", lambda b, s=size: b["inbox"][s]) for size in first["inbox"]),
+        *((("Checkpoints", lambda b: b["checkpoint"]),) if "checkpoint" in first else ()),
     ]
     rows = [[label, *(_cpu_cell(pick(b)["cpu"]) for b in backends.values())] for label, pick in workloads]
     for count in _timer_counts(results):
@@ -252,6 +274,9 @@ def _target_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_loop_target(BACKEND_TITLES[name], b["history"]))
     for name, b in results["backends"].items():
         rows.append(_inbox_target(BACKEND_TITLES[name], b["inbox"]))
+    for name, b in results["backends"].items():
+        if "checkpoint" in b:
+            rows.append(_checkpoint_target(BACKEND_TITLES[name], b["checkpoint"]))
     return rows
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import report, seed, timers, workloads
+from bench import checkpoints, report, seed, timers, workloads
 from bench.machine import BUSY_THRESHOLD_CORES, cpu_watch, wait_for_quiet
 from bench.server import (
     BACKENDS,
@@ -151,6 +151,11 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
             log("  " + ", ".join(f"#{p} {v['median_ms']:.1f} ms" for p, v in points.items()))
             log(f"{name}: inbox {', '.join(f'{s:,}' for s in cfg.inbox_sizes)}")
             result["inbox"] = inbox_workload(backend, server, token, cfg)
+        settle_database(backend.url)
+        log(f"{name}: signed checkpoints over every case")
+        result["checkpoint"] = watched(lambda: checkpoints.checkpoint_workload(backend.url), cfg)
+        log(f"  {result['checkpoint']['cases']:,} cases: median {result['checkpoint']['median_s']:.1f} s, "
+            f"verifying the latest {result['checkpoint']['verify_latest_s']:.1f} s")
         log(f"{name}: timers x{cfg.timer_cases}")
         result["timers"] = timers_workload(backend, cfg)
     return result

@@ -101,6 +101,47 @@ class AuthSettings:
         )
 
 
+@dataclass(frozen=True)
+class AuditSettings:
+    """Signed checkpoints (engine.audit.checkpoints). The signing key lives outside the database so
+    that whoever administers the database cannot re-sign a rewritten history: ``key`` is the
+    private key itself (PEM, from SERVICEFLOW_AUDIT_KEY), else ``key_file`` is read.
+    ``create_key`` is set only for the development default under the instance folder, which is
+    made on first use so that ``make run`` works out of the box."""
+
+    key: str = ""
+    key_file: Path | None = None
+    create_key: bool = False
+    checkpoint_dir: Path | None = None  # one JSON file per checkpoint, never overwritten
+    checkpoint_minutes: int = 60  # how often the worker makes one; 0: only on demand
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.key) or self.key_file is not None
+
+    @classmethod
+    def from_environment(cls) -> AuditSettings:
+        """For code that has no Settings at hand (engine.audit.checkpoints.checkpointed_heads)."""
+        return cls.from_env(_instance_dir(), os.environ.get("SERVICEFLOW_ENV", "development") == "production")
+
+    @classmethod
+    def from_env(cls, instance: Path, production: bool) -> AuditSettings:
+        key = os.environ.get("SERVICEFLOW_AUDIT_KEY", "")
+        key_file = os.environ.get("SERVICEFLOW_AUDIT_KEY_FILE", "")
+        default = not key and not key_file and not production
+        directory = os.environ.get("SERVICEFLOW_CHECKPOINT_DIR", "")
+        minutes = _int("SERVICEFLOW_CHECKPOINT_MINUTES", cls.checkpoint_minutes)
+        if minutes < 0:
+            raise ConfigError(f"SERVICEFLOW_CHECKPOINT_MINUTES must be 0 or more, not {minutes}")
+        return cls(
+            key=key,
+            key_file=Path(key_file) if key_file else (instance / "audit_signing_key.pem" if default else None),
+            create_key=default,
+            checkpoint_dir=Path(directory) if directory else instance / "checkpoints",
+            checkpoint_minutes=minutes,
+        )
+
+
 def project_root() -> Path:
     """The checkout holding workflows/ and forms/: process definitions are data beside the code."""
     return Path(os.environ.get("SERVICEFLOW_ROOT", Path(__file__).resolve().parent.parent))
@@ -141,6 +182,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     max_body_bytes: int = 1024 * 1024  # a request body beyond it is refused with 413
     data_limits: DataLimits = field(default_factory=DataLimits)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -164,5 +206,6 @@ class Settings:
             max_body_bytes=_positive("SERVICEFLOW_MAX_BODY_BYTES", 1024 * 1024),
             data_limits=DataLimits(max_depth=_positive("SERVICEFLOW_MAX_DATA_DEPTH", DataLimits.max_depth),
                                    max_bytes=_positive("SERVICEFLOW_MAX_DATA_BYTES", DataLimits.max_bytes)),
+            audit=AuditSettings.from_env(instance, production),
         )
 

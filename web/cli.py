@@ -126,6 +126,64 @@ def _audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_checkpoint(args: argparse.Namespace) -> int:
+    from engine.services.checkpoints import make_checkpoint
+
+    made = make_checkpoint(build_context())
+    print(f"checkpoint {made.number}: {made.tree_size} case(s), root {made.root_hash}")
+    if made.file is not None:
+        print(f"written to {made.file}")
+    return 0
+
+
+def _audit_key(args: argparse.Namespace) -> int:
+    """The public key auditors keep, with its fingerprint (checkpoints name it as key_id)."""
+    from engine.audit.signing import fingerprint, load_public_key
+    from engine.services.checkpoints import public_key_pem
+
+    pem = public_key_pem(build_context())
+    if args.out is not None:
+        args.out.write_text(pem)
+    print(pem, end="")
+    print(f"fingerprint (key_id): {fingerprint(load_public_key(pem.encode(), 'the signing key'))}", file=sys.stderr)
+    return 0
+
+
+def _audit_pack(args: argparse.Namespace) -> int:
+    from engine.services.users import find_actor
+    from web import create_app
+    from web.cases.pack import audit_pack
+
+    ctx = build_context()
+    who = find_actor(ctx, args.as_user)
+    with create_app(context=ctx).test_request_context():
+        data = audit_pack(who, args.case)
+    args.out.write_bytes(data)
+    print(f"audit pack of case #{args.case} written to {args.out} ({len(data)} bytes)")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Offline: only the pack and, ideally, the public key the auditor keeps; no database, no settings."""
+    from engine.audit.pack import verify_pack
+    from engine.audit.signing import load_public_key
+
+    try:
+        pack = args.pack.read_bytes()
+        key = load_public_key(args.public_key.read_bytes(), str(args.public_key)) if args.public_key else None
+    except (OSError, ValueError) as exc:
+        print(f"serviceflow: {exc}", file=sys.stderr)
+        return 2
+    report = verify_pack(pack, key)
+    for note in report.notes:
+        print(f"note: {note}")
+    for problem in report.problems:
+        print(f"FAILED: {problem}")
+    case = f"case #{report.case_id}" if report.case_id is not None else str(args.pack)
+    print(f"{case}: {'verified' if report.ok else 'does NOT verify'} ({report.events} events)")
+    return 0 if report.ok else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,8 +228,24 @@ def _parser() -> argparse.ArgumentParser:
     import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
     import_model.add_argument("--note", default="", help="the change note")
     import_model.set_defaults(func=_models_import)
-    audit = sub.add_parser("audit", help="auditors: the case histories")
+    audit = sub.add_parser("audit", help="auditors: tamper evidence, packs and exports of the case histories")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    checkpoint = audit_sub.add_parser("checkpoint", help="sign the head of every case's history now")
+    checkpoint.set_defaults(func=_audit_checkpoint)
+    key = audit_sub.add_parser("key", help="print the public key that verifies checkpoints (auditors keep it); "
+                               "on a development instance the signing key is created when missing")
+    key.add_argument("--out", type=Path, help="also write it to this file")
+    key.set_defaults(func=_audit_key)
+    pack = audit_sub.add_parser("pack", help="write a case's audit pack (zip), verifiable offline")
+    pack.add_argument("case", type=int)
+    pack.add_argument("out", type=Path)
+    pack.add_argument("--as", dest="as_user", default="auditor1", help="who packs it (must be allowed to read it)")
+    pack.set_defaults(func=_audit_pack)
+    verify = audit_sub.add_parser("verify", help="check an audit pack offline, with only the public key")
+    verify.add_argument("--pack", type=Path, required=True, help="the audit pack (zip) to check")
+    verify.add_argument("--public-key", type=Path, help="the public key you keep (PEM); without it the key "
+                        "inside the pack is used and its fingerprint printed for you to compare")
+    verify.set_defaults(func=_audit_verify)
     export = audit_sub.add_parser("export", help="the event log for process mining (XES or OCEL 2.0 JSON)")
     target = export.add_mutually_exclusive_group(required=True)
     target.add_argument("--xes", type=Path, metavar="OUT.xes", help="write XES (IEEE 1849)")

@@ -488,3 +488,39 @@ class CaseMigrationItem(Base):
     event_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     saved_state: Mapped[str | None] = mapped_column(Text, nullable=True)  # the CaseState skeleton
     saved_tasks: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [task_id, workflow_key, state]
+
+
+class AuditCheckpoint(Base):
+    """A signed Merkle tree head over every case's chain head (engine.audit.checkpoints).
+    ``statement`` is the exact canonical JSON that was signed; ``id`` counts checkpoints without
+    gaps and ``prev_hash`` chains each to the one before, so a removed checkpoint shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(200))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The signer's public key, so that servers without the private key can ship it in audit packs;
+    # it proves nothing by itself (whoever edits this row can edit it): auditors compare ``key_id``.
+    public_key: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpointLeaf(Base):
+    """One case's chain head as a checkpoint signed it, in the tree's leaf order (by case id):
+    kept so that an inclusion proof can be made for any case of any checkpoint."""
+
+    __tablename__ = "audit_checkpoint_leaves"
+    __table_args__ = (Index("ix_audit_checkpoint_leaves_case", "case_id", "checkpoint_id"),)
+
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("audit_checkpoints.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId)
+    event_count: Mapped[int] = mapped_column(Integer)
+    last_event_hash: Mapped[str] = mapped_column(String(64))

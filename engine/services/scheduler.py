@@ -40,6 +40,7 @@ from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
+from engine.services.checkpoints import checkpoint_if_due, checkpoints_enabled
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.incidents import record_incident
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
@@ -315,9 +316,10 @@ def _send_mail(ctx: EngineContext, batch: int) -> int:
     return sent
 
 
-def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, batch: int) -> float:
-    """One round: fire what is due, send queued mail; return how long to wait before the next
-    round. A failed round (the database is down, say) is logged and retried after
+def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, batch: int,
+               checkpoints: bool = False) -> float:
+    """One round: fire what is due, send queued mail, sign a checkpoint when one is due; return
+    how long to wait before the next round. A failed round (the database is down, say) is logged and retried after
     ``poll_seconds``: the worker outlives it."""
     try:
         advanced = fire_due_timers(ctx, batch, stop)
@@ -327,6 +329,9 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
         if started:
             log.info("started %d scheduled case(s)", started)
         sent = _send_mail(ctx, batch)
+        checkpoint = checkpoint_if_due(ctx) if checkpoints else None
+        if checkpoint is not None:
+            log.info("signed checkpoint %d over %d case(s)", checkpoint.number, checkpoint.tree_size)
         busy = advanced >= batch or started >= batch or sent >= batch
         return 0.0 if busy else seconds_until_due(ctx, poll_seconds)
     except SQLAlchemyError as exc:
@@ -338,12 +343,14 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
 
 
 def run_worker(ctx: EngineContext, stop: threading.Event, poll_seconds: float = 5.0, batch: int = 50) -> None:
-    """Fire due timers until ``stop`` is set (the command sets it on SIGTERM and SIGINT), sleeping
+    """Fire due timers (and sign checkpoints, see ``checkpoints_enabled``) until ``stop`` is set
+    (the command sets it on SIGTERM and SIGINT), sleeping
     until the next due time or for ``poll_seconds``, whichever is sooner. A stop request is
     honoured between cases, never inside one's transaction."""
     log.info("worker started (poll every %.1f s, %d cases per round)", poll_seconds, batch)
+    checkpoints = checkpoints_enabled(ctx)
     while not stop.is_set():
-        wait = _work_once(ctx, stop, poll_seconds, batch)
+        wait = _work_once(ctx, stop, poll_seconds, batch, checkpoints)
         if wait > 0:
             stop.wait(wait)
     log.info("worker stopped")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, send_file
 
 from engine.audit.event_log import LogFilter
 from engine.audit.exports import ocel_export, xes_export
@@ -17,6 +18,7 @@ from web.api.openapi import openapi_document
 from web.api.params import paging
 from web.api.serialize import to_json
 from web.case_filters import case_filter
+from web.cases.pack import audit_pack
 from web.context import engine
 from web.errors import json_error
 from web.forms import with_customer_choices
@@ -138,6 +140,11 @@ def cancel(case_id: int):  # type: ignore[no-untyped-def]
     """Administrators: cancel a running case or one in error, giving the reason."""
     reason = _body().get("reason")
     return jsonify(_case_json(interventions.cancel_case(engine(), g.actor, case_id, reason)))
+@bp.get("/cases/<int:case_id>/pack")
+def case_pack(case_id: int):  # type: ignore[no-untyped-def]
+    """The case's audit pack (zip), verifiable offline with ``serviceflow audit verify --pack``."""
+    return send_file(io.BytesIO(audit_pack(g.actor, case_id)), mimetype="application/zip", as_attachment=True,
+                     download_name=f"case-{case_id}-audit-pack.zip")
 
 
 @bp.get("/inbox")

@@ -189,6 +189,13 @@ def openapi_document() -> dict:
                 {"200": _json(_ref("Case"), "The cancelled case")}, params=[CASE_ID],
                 body={"type": "object", "required": ["reason"], "properties": {"reason": not_blank(2000)}},
                 errors=("401", "403", "404", "409", "422"))},
+            "/cases/{case_id}/pack": {"get": _op(
+                "The case's audit pack: events, the signed checkpoint with the inclusion proof of the case's head, "
+                "the pinned version's files, the printable records and a manifest of SHA-256 digests; "
+                "verify it offline with serviceflow audit verify --pack", {
+                    "200": {"description": "A zip file", "content": {"application/zip": {
+                        "schema": {"type": "string", "format": "binary"}}}}},
+                params=[CASE_ID], errors=("401", "404"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
                                   params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {

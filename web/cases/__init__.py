@@ -3,13 +3,14 @@ starting a case."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -229,6 +230,16 @@ def print_record(case_id: int, seq: int) -> ResponseReturnValue:
     return render_template(
         "cases/print.html", case=case, records=found, single=True, short_hash=case.version_hash[:SHORT_HASH],
     )
+
+
+@bp.get("/cases/<int:case_id>/pack")
+@login_required
+def pack(case_id: int) -> ResponseReturnValue:
+    """The case's audit pack (zip), as the API serves it, for whoever may read the case."""
+    from web.cases.pack import audit_pack
+
+    return send_file(io.BytesIO(audit_pack(actor(), case_id)), mimetype="application/zip", as_attachment=True,
+                     download_name=f"case-{case_id}-audit-pack.zip")
 
 
 @bp.get("/start")

@@ -1,14 +1,14 @@
 """running cases moved to another version of their process, with what a revert restores
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,136 @@
+"""Signed checkpoints: a Merkle tree over the head (event count, last hash) of every case's chain,
+its root signed with a key the database does not hold.
+
+A chain alone proves only that its events agree with each other: whoever can write the database
+can rewrite a history end to end and recompute every hash, or drop its newest events. A
+checkpoint fixes each chain's head at a moment under a signature; copied off the machine (one
+file per checkpoint, each chaining to the one before), it lets an auditor prove a record existed
+as it is now, and an inclusion proof shows one case's head is in the signed tree without the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import merkle
+from engine.audit.chain import canonical_json
+from engine.audit.signing import fingerprint, signature_valid, signing_key
+from engine.config import AuditSettings
+from engine.errors import ServiceFlowError
+from engine.persistence.models import AuditCheckpoint, AuditCheckpointLeaf
+
+FORMAT = "serviceflow-checkpoint/1"
+GENESIS = "0" * 64
+
+
+class CheckpointInvalid(ServiceFlowError):
+    """A stored checkpoint does not verify: its signature, its key or its leaves were changed."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """A case's chain as a checkpoint fixes it."""
+
+    case_id: int
+    event_count: int
+    last_event_hash: str
+
+
+def leaf_data(head: Head) -> bytes:
+    return canonical_json({"case_id": head.case_id, "event_count": head.event_count,
+                           "last_event_hash": head.last_event_hash}).encode()
+
+
+def leaf_hashes(heads: Sequence[Head]) -> list[bytes]:
+    return [merkle.leaf_hash(leaf_data(h)) for h in heads]
+
+
+def statement(number: int, created_at: str, heads: Sequence[Head], prev_hash: str,
+              public_key: Ed25519PublicKey) -> str:
+    """What is signed, as canonical JSON text: stored and shipped as this exact text so that no
+    later re-serialisation can change a byte of it."""
+    return canonical_json({
+        "format": FORMAT,
+        "checkpoint": number,
+        "created_at": created_at,
+        "tree_size": len(heads),
+        "root_hash": merkle.root(leaf_hashes(heads)).hex(),
+        "prev_checkpoint_hash": prev_hash,
+        "key_id": fingerprint(public_key),
+    })
+
+
+def checkpoint_hash(statement_text: str, signature: str) -> str:
+    """What the next checkpoint chains to: the statement together with its signature."""
+    return hashlib.sha256(canonical_json({"statement": statement_text, "signature": signature}).encode()).hexdigest()
+
+
+def signature_problem(statement_text: str, signature: str, public_key: Ed25519PublicKey) -> str | None:
+    """Why a signed statement does not verify under ``public_key``, or None when it does."""
+    try:
+        signed = json.loads(statement_text)
+    except ValueError:
+        return "the checkpoint statement is not JSON"
+    if not isinstance(signed, dict) or signed.get("format") != FORMAT:
+        return f"the checkpoint statement is not a {FORMAT} statement"
+    if signed.get("key_id") != fingerprint(public_key):
+        return (f"the checkpoint was signed by key {signed.get('key_id')}, not by the public key "
+                f"{fingerprint(public_key)}")
+    if not signature_valid(public_key, statement_text.encode(), signature):
+        return "the checkpoint signature does not verify with the public key"
+    return None
+
+
+def write_file(directory: Path, number: int, document: dict) -> Path:
+    """One file per checkpoint, created exclusively: an existing file is never overwritten."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{number:08d}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(document, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    return path
+
+
+def stored_leaves(session: Session, checkpoint_id: int) -> list[Head]:
+    rows = session.execute(
+        select(AuditCheckpointLeaf.case_id, AuditCheckpointLeaf.event_count, AuditCheckpointLeaf.last_event_hash)
+        .where(AuditCheckpointLeaf.checkpoint_id == checkpoint_id).order_by(AuditCheckpointLeaf.position))
+    return [Head(*row) for row in rows]
+
+
+def verified_leaves(session: Session, checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey) -> list[Head]:
+    """The checkpoint's leaves once its signature verifies and they rebuild the signed root;
+    CheckpointInvalid naming what does not."""
+    problem = signature_problem(checkpoint.statement, checkpoint.signature, public_key)
+    if problem:
+        raise CheckpointInvalid(f"checkpoint {checkpoint.id}: {problem}")
+    signed = json.loads(checkpoint.statement)
+    heads = stored_leaves(session, checkpoint.id)
+    if len(heads) != signed["tree_size"] or merkle.root(leaf_hashes(heads)).hex() != signed["root_hash"]:
+        raise CheckpointInvalid(f"checkpoint {checkpoint.id}: its stored leaves do not make the signed root")
+    return heads
+
+
+def latest(session: Session) -> AuditCheckpoint | None:
+    return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1))
+
+
+def checkpointed_heads(session: Session, public_key: Ed25519PublicKey | None = None) -> dict[int, tuple[int, str]]:
+    """``{case_id: (event_count, last_event_hash)}`` of the latest checkpoint, after verifying it
+    (signature and leaves); empty when none was made yet. ``public_key`` defaults to the configured
+    signing key's."""
+    checkpoint = latest(session)
+    if checkpoint is None:
+        return {}
+    key = public_key or signing_key(AuditSettings.from_environment()).public_key()
+    return {h.case_id: (h.event_count, h.last_event_hash) for h in verified_leaves(session, checkpoint, key)}
