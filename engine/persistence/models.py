@@ -333,6 +333,27 @@ class CaseEvent(Base):
     version_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Chain version 2 (engine.audit.chain): the case data after the event, the change of data it
+    # caused and the stored workflow state after its step, all covered by ``hash``. Version 1
+    # events, recorded before, have none of them.
+    chain_version: Mapped[int] = mapped_column(Integer, default=1)
+    data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    changes: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CaseVerification(Base):
+    """The last verdict of ``engine.audit.verify`` on a case, so that lists flag a broken case
+    without verifying it per row. Written by the scheduled verification and by ``audit verify``."""
+
+    __tablename__ = "case_verifications"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    broken_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class OutboxMessage(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit import chain as audit
+from engine.audit import verify
 from engine.context import EngineContext
 from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
@@ -55,11 +56,12 @@ class EventView:
     element_id: str | None
     data: dict
     hash: str
+    changes: dict = field(default_factory=dict)
 
 
 def event_view(event: CaseEvent) -> EventView:
     return EventView(event.seq, event.type, event.at, event.actor, event.task_id, event.element_id,
-                     event.data, event.hash)
+                     event.data, event.hash, event.changes or {})
 
 
 def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> CaseView:
@@ -121,14 +123,14 @@ def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
     uow.session.add(case)
     uow.session.flush()
     visibility.add_participants(uow.session, case.id, people=[actor])
-    uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
+    audit.record(case, "case_started", actor, {"data": data, "version": version.version})
     process = ctx.process(version)
     started: list[CaseRuntime] = []
     error = run_step(uow, case, actor, lambda: started.append(CaseRuntime.start(process, ctx.script_engine, data)))
     runtime = started[0] if started else None
     if runtime is None:
         case.status, case.error = "error", error or ""
-        uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+        audit.record(case, "case_failed", actor, {"error": case.error})
         return case, None, error
     save_runtime(ctx, uow, case, runtime, actor, error)
     return case, runtime, error
@@ -143,6 +145,7 @@ def commit_step(ctx: EngineContext, uow: Any, case: Case, runtime: CaseRuntime |
     try:
         if runtime is not None:
             save_runtime(ctx, uow, case, runtime, actor, error)
+        audit.seal(case)
         uow.session.flush()
     except (StaleDataError, IntegrityError) as exc:
         raise Conflict(conflict) from exc
@@ -200,12 +203,12 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
 
 
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
-    """A case's history in order, and the first event whose hash does not verify (None: intact);
-    NotFound when ``actor`` may not read the case."""
+    """A case's history in order, and the first event that does not verify (None: intact; see
+    ``engine.audit.verify``); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
         visibility.readable_case(uow.session, actor, case_id)
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
         ))
-        broken = audit.verify_chain(events)
-        return [event_view(e) for e in events], broken
+        verdict = verify.verify_events(verify.stored_case(uow.session, uow.session.get(Case, case_id)), events)
+        return [event_view(e) for e in events], verdict.broken_seq

@@ -87,11 +87,11 @@ def _record_fired(uow: UnitOfWork, case: Case, due: list[PendingTimer], now: dat
     """A ``timer_fired`` event per timer, before the step runs (as a completed task is recorded
     before its step): the due time and the clock time let a replay fire it at the same moment."""
     for timer in due:
-        uow.session.add(audit.record(
+        audit.record(
             case, "timer_fired", SYSTEM,
             {"name": timer.name, "due": timer.due.isoformat(), "clock": now.isoformat()},
             task_id=timer.task_id, element_id=timer.element_id,
-        ))
+        )
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _fail_unloadable(uow: UnitOfWork, case: Case, exc: Exception) -> None:
     """A case whose state cannot be read would be claimed first forever and hold up every other
     timer; it goes to error for admins to see, like a case whose step failed."""
     case.status, case.error, case.next_due_at = "error", describe_engine_failure(exc), None
-    uow.session.add(audit.record(case, "case_failed", SYSTEM, {"error": case.error}))
+    audit.record(case, "case_failed", SYSTEM, {"error": case.error})
 
 
 def _load_and_fire(ctx: EngineContext, uow: UnitOfWork, case: Case, now: datetime) -> tuple[CaseRuntime | None, bool]:
@@ -259,10 +259,10 @@ def _start_next(ctx: EngineContext, passed: set[int]) -> tuple[int, int | None] 
         schedule.last_run_at, schedule.updated_at = after, after
         if case is not None:
             schedule.last_case_id = case.id
-            uow.session.add(audit.record(case, "scheduled_start", SYSTEM, {
+            audit.record(case, "scheduled_start", SYSTEM, {
                 "schedule": schedule.process_id, "due": due.isoformat() if due else None, "clock": now.isoformat(),
                 "next": schedule.next_run_at.isoformat() if schedule.next_run_at else None,
-            }, element_id=timer.element_id))
+            }, element_id=timer.element_id)
         case_id, lock_version = (case.id, case.lock_version) if case is not None else (None, None)
         healthy = case is not None and case.status == "running" and error is None
         uow.commit()

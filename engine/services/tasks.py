@@ -89,8 +89,8 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         clean = validated(uow.session, ctx.process(case.version).form_for(item.element_id), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
-        uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
-                                     element_id=item.element_id))
+        audit.record(case, "task_completed", actor, clean, task_id=task_id,
+                                     element_id=item.element_id)
         error = run_step(uow, case, actor, lambda: runtime.complete(task_id, clean))
         return commit_step(ctx, uow, case, runtime, actor, error,
                            "The case changed while you were working on it; reload and try again")
