@@ -141,6 +141,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     max_body_bytes: int = 1024 * 1024  # a request body beyond it is refused with 413
     data_limits: DataLimits = field(default_factory=DataLimits)
+    verify_interval_seconds: int = 3600  # the worker verifies every case history this often; 0: never
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -164,5 +165,6 @@ class Settings:
             max_body_bytes=_positive("SERVICEFLOW_MAX_BODY_BYTES", 1024 * 1024),
             data_limits=DataLimits(max_depth=_positive("SERVICEFLOW_MAX_DATA_DEPTH", DataLimits.max_depth),
                                    max_bytes=_positive("SERVICEFLOW_MAX_DATA_BYTES", DataLimits.max_bytes)),
+            verify_interval_seconds=max(_int("SERVICEFLOW_VERIFY_INTERVAL", 3600), 0),
         )
 

@@ -106,6 +106,17 @@ def _models_import(args: argparse.Namespace) -> int:
     return 1 if view.has_errors else 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Every case (or those named): prints each failing case's first broken event and why, and
+    exits 1 when any fails."""
+    from engine.services.integrity import verify_all
+
+    run = verify_all(build_context(), args.cases or None,
+                     on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
+    print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
+    return 1 if run.failures else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +161,11 @@ def _parser() -> argparse.ArgumentParser:
     import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
     import_model.add_argument("--note", default="", help="the change note")
     import_model.set_defaults(func=_models_import)
+    audit = sub.add_parser("audit", help="what auditors check: case histories")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="verify case histories (all, or the CASE ids given)")
+    verify.add_argument("cases", metavar="CASE", type=int, nargs="*")
+    verify.set_defaults(func=_audit_verify)
     return parser
 
 

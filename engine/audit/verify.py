@@ -15,7 +15,7 @@ by case id, without the ORM, so that 100,000 cases verify in well under a minute
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.audit import reasons
 from engine.audit.chain import GENESIS, canonical_json, event_hash, sha256_hex
 from engine.persistence.models import Case, CaseEvent, CaseState, CaseTask
 from engine.spiff import state_digest
@@ -32,7 +33,7 @@ CheckpointHeads = Mapping[int, tuple[int, str]]
 
 BATCH = 2000
 
-# Why an event or a case fails: the code is for programs and translated pages, ``reason`` for people.
+# Why a case fails (``engine.audit.reasons`` says it in words).
 SEQUENCE = "sequence"
 LINK = "link"
 HASH = "hash"
@@ -53,13 +54,21 @@ class Verdict:
     case_id: int
     event_count: int
     code: str = ""
-    reason: str = ""
     broken_seq: int | None = None
     failing: frozenset[int] = field(default_factory=frozenset)
+    params: tuple[tuple[str, object], ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.code
+
+    @property
+    def reason(self) -> str:
+        """Why it fails, in English (``describe`` with a gettext for the reader's language)."""
+        return self.describe()
+
+    def describe(self, gettext: Callable[[str], str] = str) -> str:
+        return reasons.describe(self.code, dict(self.params), gettext) if self.code else ""
 
     def untrusted(self, seq: int) -> bool:
         """Whether the event ``seq`` cannot be relied on: it fails its own hash or is the first
@@ -79,18 +88,17 @@ class StoredCase:
     rows_total: int
 
 
-def _first_chain_break(case_id: int, events: list[Any]) -> tuple[str, str, int] | None:
+def _first_chain_break(events: list[Any]) -> tuple[str, int, dict] | None:
     prev, version = GENESIS, 1
     for expected, event in enumerate(events, start=1):
         if event.seq != expected:
-            return SEQUENCE, f"event {expected} is missing (the next recorded is {event.seq})", expected
+            return SEQUENCE, expected, {"found": event.seq}
         if event.prev_hash != prev:
-            return LINK, f"event {expected} does not follow event {expected - 1} (deleted, inserted or reordered)", \
-                expected
+            return LINK, expected, {}
         if event.chain_version < version:
-            return DOWNGRADE, f"event {expected} is in an older chain format than the event before it", expected
+            return DOWNGRADE, expected, {}
         if event_hash(event) != event.hash:
-            return HASH, f"event {expected} was altered after it was recorded (its hash does not match)", expected
+            return HASH, expected, {}
         prev, version = event.hash, event.chain_version
     return None
 
@@ -103,35 +111,33 @@ def verify_events(case: StoredCase, events: list[Any], checkpoint: tuple[int, st
     """The verdict on one case from its row and its events in sequence order."""
     count = len(events)
 
-    def broken(code: str, reason: str, seq: int | None) -> Verdict:
-        return Verdict(case.id, count, code, reason, seq, _failing(events))
+    def broken(code: str, seq: int | None, **params: object) -> Verdict:
+        return Verdict(case.id, count, code, seq, _failing(events),
+                       tuple(sorted({"seq": seq, "count": count, **params}.items())))
 
-    found = _first_chain_break(case.id, events)
+    found = _first_chain_break(events)
     if found is not None:
-        return broken(*found)
+        code, seq, params = found
+        return broken(code, seq, **params)
     if checkpoint is not None:
         signed_count, signed_hash = checkpoint
         if count < signed_count:
-            return broken(CHECKPOINT_SHORT, f"the signed checkpoint covers {signed_count} events, the history has "
-                                            f"{count}", count + 1)
+            return broken(CHECKPOINT_SHORT, count + 1, signed=signed_count)
         if signed_count and events[signed_count - 1].hash != signed_hash:
-            return broken(CHECKPOINT_DIVERGED, f"event {signed_count} differs from the signed checkpoint (the history "
-                                               "was rewritten)", signed_count)
-    if (case.event_count or 0) != count:
-        return broken(COUNT, f"the case records {case.event_count} events, the history has {count} (events were "
-                             "deleted or added)", min(count, case.event_count or 0) + 1)
+            return broken(CHECKPOINT_DIVERGED, signed_count)
+    recorded = case.event_count or 0
+    if recorded != count:
+        return broken(COUNT, min(count, recorded) + 1, recorded=recorded)
     if count and case.last_event_hash != events[-1].hash:
-        return broken(LAST_HASH, f"the case's last hash is not that of event {count}", count)
+        return broken(LAST_HASH, count)
     last = events[-1] if events else None
     if last is not None and last.data_hash is not None and \
             sha256_hex(canonical_json(case.data or {})) != last.data_hash:
-        return broken(DATA, f"the case's data is not the data recorded after event {count} (the case was edited)",
-                      count)
+        return broken(DATA, count)
     stepped = next((e for e in reversed(events) if e.state_hash is not None), None)
     if stepped is not None and (case.skeleton is None or
                                 state_digest.state_hash(case.skeleton, case.rows_total) != stepped.state_hash):
-        return broken(STATE, f"the stored workflow state is not the state recorded at event {stepped.seq} (the case "
-                             "was edited)", stepped.seq)
+        return broken(STATE, stepped.seq)
     return Verdict(case.id, count)
 
 

@@ -342,17 +342,17 @@ class CaseEvent(Base):
     state_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class CaseVerification(Base):
-    """The last verdict of ``engine.audit.verify`` on a case, so that lists flag a broken case
-    without verifying it per row. Written by the scheduled verification and by ``audit verify``."""
+class CaseIntegrityFailure(Base):
+    """A case whose last verification (``engine.audit.verify``, run by the worker on a schedule
+    and by ``serviceflow audit verify``) failed, so that lists flag it without verifying per row.
+    A case that verifies has no row: a verification removes the row of a case that passes again."""
 
-    __tablename__ = "case_verifications"
+    __tablename__ = "case_integrity_failures"
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
-    ok: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    event_count: Mapped[int] = mapped_column(Integer, default=0)
     broken_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code: Mapped[str] = mapped_column(String(40), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
 
 

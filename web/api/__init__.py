@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from engine.definitions.forms import FormDefinition
-from engine.services import cases, customers, messages, processes, tasks, work_items
+from engine.services import cases, customers, integrity, messages, processes, tasks, work_items
 from engine.services.api_tokens import actor_for_token
 from web.api.json_body import json_object
 from web.api.openapi import openapi_document
@@ -117,6 +117,15 @@ def case_events(case_id: int):  # type: ignore[no-untyped-def]
     events, broken = cases.case_events(engine(), g.actor, case_id)
     return jsonify({"events": [to_json(e) for e in events], "chain_intact": broken is None,
                     "first_broken_seq": broken})
+
+
+@bp.get("/cases/<int:case_id>/verify")
+def verify_case(case_id: int):  # type: ignore[no-untyped-def]
+    """Whether the case's history verifies, and if not its first broken event and why."""
+    verdict = integrity.verify_case(engine(), g.actor, case_id)
+    return jsonify({"case_id": verdict.case_id, "ok": verdict.ok, "event_count": verdict.event_count,
+                    "first_broken_seq": verdict.broken_seq, "code": verdict.code,
+                    "reason": verdict.reason})
 
 
 @bp.get("/inbox")

@@ -1,4 +1,4 @@
-"""the audit chain covers the case's data and state; verdicts kept per case; events append-only
+"""the audit chain covers the case's data and state; failed verifications kept per case; events append-only
 
 Revision ID: 0016
 Revises: 0015
@@ -35,18 +35,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('changes', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('state_hash', sa.String(length=64), nullable=True))
     op.create_table(
-        'case_verifications',
+        'case_integrity_failures',
         sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-        sa.Column('ok', sa.Boolean(), nullable=False),
         sa.Column('checked_at', sa.DateTime(), nullable=False),
-        sa.Column('event_count', sa.Integer(), nullable=False),
         sa.Column('broken_seq', sa.Integer(), nullable=True),
+        sa.Column('code', sa.String(length=40), nullable=False),
         sa.Column('reason', sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('case_id'),
     )
-    with op.batch_alter_table('case_verifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_case_verifications_ok'), ['ok'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(APPEND_ONLY_FUNCTION)
         op.execute(APPEND_ONLY_TRIGGER)
@@ -56,9 +53,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP TRIGGER IF EXISTS case_events_append_only ON case_events')
         op.execute('DROP FUNCTION IF EXISTS case_events_append_only()')
-    with op.batch_alter_table('case_verifications', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_verifications_ok'))
-    op.drop_table('case_verifications')
+    op.drop_table('case_integrity_failures')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.drop_column('state_hash')
         batch_op.drop_column('changes')
