@@ -102,8 +102,8 @@ def integrity_failure_mail(failures: list[tuple[int, int | None, str, str]], bas
                            gettext: Callable[[str], str] = _english) -> Message:
     """To admins and auditors: the cases whose history stopped verifying, each with its first
     broken event and why (``failures``: case id, event, code, the reason in the reader's words)."""
-    subject_text = f"[ServiceFlow] {gettext('Case history does not verify')}: " + \
-        ", ".join(f"#{case_id}" for case_id, *_ in failures[:10])
+    headline = gettext("Case history does not verify")
+    subject_text = f"[ServiceFlow] {headline}: " + ", ".join(f"#{case_id}" for case_id, *_ in failures[:10])
     lines = [gettext("The scheduled verification found case histories that do not verify. Someone may have "
                      "altered the database; the Records of these cases cannot be relied on until this is "
                      "explained."), ""]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from engine.context import EngineContext
 from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
-from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
+from engine.persistence.models import Case, CaseEvent, CaseIntegrityFailure, ProcessVersion, WorkItem
 from engine.services import processes, visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
@@ -44,6 +44,7 @@ class CaseView:
     completed_at: datetime | None
     open_tasks: list[WorkItemView] = field(default_factory=list)
     process_name_zh: str = ""
+    integrity_failed: bool = False  # in lists: its last verification failed (engine.services.integrity)
 
 
 @dataclass(frozen=True)
@@ -199,16 +200,19 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
             visibility.restrict(query, actor, readable=total)
             .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
         )
-        return [_case_view(c) for c in rows], total
+        views = [_case_view(c) for c in rows]
+        failed = set(uow.session.scalars(select(CaseIntegrityFailure.case_id)
+                                         .where(CaseIntegrityFailure.case_id.in_([v.id for v in views]))))
+        return [replace(v, integrity_failed=v.id in failed) for v in views], total
 
 
-def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
-    """A case's history in order, and the first event that does not verify (None: intact; see
-    ``engine.audit.verify``); NotFound when ``actor`` may not read the case."""
+def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], verify.Verdict]:
+    """A case's history in order, and the verdict on it (``engine.audit.verify``); NotFound when
+    ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
         visibility.readable_case(uow.session, actor, case_id)
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
         ))
         verdict = verify.verify_events(verify.stored_case(uow.session, uow.session.get(Case, case_id)), events)
-        return [event_view(e) for e in events], verdict.broken_seq
+        return [event_view(e) for e in events], verdict

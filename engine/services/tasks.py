@@ -18,7 +18,7 @@ from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
-from engine.services.records import RecordView, completed_events, record_views
+from engine.services.records import RecordView, completed_events, record_views, stored_break
 from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
@@ -61,7 +61,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
             case=case_view(uow, case),
             form=form,
             prefill=dict(item.prefill or {}),
-            records=record_views(process, records),
+            records=record_views(process, records, stored_break(uow.session, case.id)),
             permissions=permissions(actor, view, case.status == "running"),
         )
 

@@ -103,7 +103,8 @@ SCHEMAS: dict[str, Any] = {
         "outcome": {"type": "string"}, "error": {"type": "string"}, "data": OBJ,
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "completed_at": {"type": ["string", "null"]},
-        "open_tasks": {"type": "array", "items": _ref("Task")}}},
+        "open_tasks": {"type": "array", "items": _ref("Task")},
+        "integrity_failed": {"type": "boolean", "description": "its last scheduled verification failed (lists)"}}},
     "UnmatchedMessage": {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "payload": OBJ, "correlation": OBJ,
         "received_at": {"type": "string"}, "actor": {"type": "string"}}},
