@@ -111,7 +111,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
     exits 1 when any fails."""
     from engine.services.integrity import verify_all
 
-    run = verify_all(build_context(), args.cases or None,
+    run = verify_all(build_context(), args.cases or None, processes=args.jobs,
                      on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
     print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
     return 1 if run.failures else 0
@@ -165,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="verify case histories (all, or the CASE ids given)")
     verify.add_argument("cases", metavar="CASE", type=int, nargs="*")
+    verify.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes that verify all cases side by side (default: one per core)")
     verify.set_defaults(func=_audit_verify)
     return parser
 

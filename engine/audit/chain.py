@@ -35,9 +35,14 @@ _BEFORE = "_audit_data_before"
 _UNSEALED = "audit_unsealed_cases"
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new one each time, and the
+# verifier encodes every event of every case.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
     """One spelling per value, so that a hash computed today verifies in ten years."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(text: str) -> str:

@@ -206,9 +206,16 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
         return [replace(v, integrity_failed=v.id in failed) for v in views], total
 
 
-def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], verify.Verdict]:
-    """A case's history in order, and the verdict on it (``engine.audit.verify``); NotFound when
-    ``actor`` may not read the case."""
+def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
+    """A case's history in order, and the first event that does not verify (None: intact);
+    NotFound when ``actor`` may not read the case."""
+    events, verdict = case_history(ctx, actor, case_id)
+    return events, verdict.broken_seq
+
+
+def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], verify.Verdict]:
+    """A case's history in order, and the verdict on it (``engine.audit.verify``: chain, case row,
+    data and stored state); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
         visibility.readable_case(uow.session, actor, case_id)
         events = list(uow.session.scalars(

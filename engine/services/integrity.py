@@ -57,9 +57,11 @@ def failed_case_ids(uow: UnitOfWork, case_ids: Iterable[int]) -> set[int]:
 
 
 def verify_all(ctx: EngineContext, case_ids: Iterable[int] | None = None, checkpoints: CheckpointHeads | None = None,
-               on_failure: Callable[[Verdict], None] | None = None) -> VerifyRun:
+               on_failure: Callable[[Verdict], None] | None = None, processes: int = 1) -> VerifyRun:
     """Verify every case (or those given), keep the failures, and mail admins and auditors about
-    the cases that fail and did not fail before (so a known failure is not mailed every hour)."""
+    the cases that fail and did not fail before (so a known failure is not mailed every hour).
+    ``processes`` > 1 shares every case out to that many processes (the command does; the worker
+    verifies in the background with one)."""
     failures: list[Verdict] = []
     passed: list[int] = []
     wanted = set(case_ids) if case_ids is not None else None
@@ -69,7 +71,9 @@ def verify_all(ctx: EngineContext, case_ids: Iterable[int] | None = None, checkp
             if missing:
                 raise NotFound(f"No case {', '.join(str(i) for i in sorted(missing))}")
         checked = 0
-        for verdict in verify.verify_cases(uow.session, wanted, checkpoints):
+        verdicts = verify.verify_in_processes(ctx.settings.database_url, checkpoints, processes) \
+            if wanted is None and processes > 1 else verify.verify_cases(uow.session, wanted, checkpoints)
+        for verdict in verdicts:
             checked += 1
             if verdict.ok:
                 passed.append(verdict.case_id)

@@ -169,7 +169,7 @@ def detail(case_id: int) -> ResponseReturnValue:
     """One case: status, version, its records, open tasks and its verified history."""
     who = actor()
     case = cases.get_case(engine(), who, case_id)
-    events, verdict = cases.case_events(engine(), who, case_id)
+    events, verdict = cases.case_history(engine(), who, case_id)
     rows = [(e, summarize(e.data)) for e in events]
     return render_template(
         "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
