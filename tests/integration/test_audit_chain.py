@@ -195,14 +195,18 @@ def test_editing_the_stored_workflow_state_is_detected(ctx, table):
     assert verdict.code == verify.STATE and verdict.broken_seq is not None
 
 
-def test_events_recorded_before_the_chain_covered_data_still_verify(ctx):
-    """A history from before chain version 2 keeps its hash rule (no data or state covered)."""
+def test_events_recorded_before_the_chain_covered_data_still_verify_and_newer_ones_follow_them(ctx):
+    """A history from before chain version 2 (as migration 0016 finds it) keeps its hash rule; the
+    case's next events are version 2 and chain on from it."""
     case_id = _case_with_history(ctx)
-    tamper.edit_event(ctx, case_id, 1, chain_version=1, data_hash=None, changes=None, state_hash=None)
     with tamper.as_database_owner(ctx) as conn:
         conn.execute(update(CaseEvent).where(CaseEvent.case_id == case_id)
                      .values(chain_version=1, data_hash=None, changes=None, state_hash=None))
     tamper.rehash_chain(ctx, case_id)
+    assert _verdict(ctx, case_id).ok
+    _claim_open_task(ctx, case_id)
+    *old, newest = _events(ctx, case_id)
+    assert {e.chain_version for e in old} == {1} and newest.chain_version == chain.CHAIN_VERSION
     assert _verdict(ctx, case_id).ok
 
 
