@@ -332,38 +332,58 @@ def _work_once(ctx: EngineContext, stop: threading.Event, poll_seconds: float, b
     return poll_seconds
 
 
-def verify_when_due(ctx: EngineContext, due: float) -> float:
-    """Verify every case history when the monotonic clock has passed ``due`` (failures are kept
-    and mailed by ``engine.services.integrity``); returns when to verify next. A failed run is
-    logged and retried at the next interval."""
+VERIFY_SLICE = 2000
+
+
+@dataclass
+class VerifyPass:
+    """The worker's way through every case history: a pass starts when the monotonic clock
+    reaches ``due`` and verifies ``VERIFY_SLICE`` cases per worker round (so that timers never
+    wait for a whole pass), from ``next_id`` on, until no case is left."""
+
+    due: float
+    next_id: int | None = None
+
+
+def verify_slice(ctx: EngineContext, progress: VerifyPass, size: int = VERIFY_SLICE) -> int:
+    """Verify the next slice of a due pass (failures are kept and mailed by
+    ``engine.services.integrity``); returns how many cases it verified. A failed slice is logged
+    and the pass resumes there at the next round."""
     interval = ctx.settings.verify_interval_seconds
-    if not interval or time.monotonic() < due:
-        return due
+    if not interval or (progress.next_id is None and time.monotonic() < progress.due):
+        return 0
+    start = progress.next_id or 0
     try:
-        run = integrity.verify_all(ctx)
-        if run.failures:
-            log.warning("%d of %d case histories do not verify (%d newly)", len(run.failures), run.checked,
-                        len(run.newly_failed))
-        else:
-            log.info("verified %d case histories", run.checked)
+        with ctx.unit_of_work(readonly=True) as uow:
+            ids = list(uow.session.scalars(select(Case.id).where(Case.id >= start).order_by(Case.id).limit(size)))
+        run = integrity.verify_all(ctx, ids) if ids else integrity.VerifyRun(0)
     except SQLAlchemyError as exc:
-        log.warning("database unavailable, history verification skipped: %s", exc)
-    except Exception as exc:  # noqa: BLE001 - a bug: recorded as an incident; the next run may succeed
+        log.warning("database unavailable, history verification paused: %s", exc)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - a bug: recorded as an incident; the pass resumes next round
         incident = record_incident(ctx, "worker", "", exc)
         log.error("verifying case histories failed (incident %s)", incident)
-    return time.monotonic() + interval
+        return 0
+    if run.newly_failed:
+        log.warning("case histories that do not verify: %s", ", ".join(str(v.case_id) for v in run.newly_failed))
+    if len(ids) < size:
+        progress.next_id, progress.due = None, time.monotonic() + interval
+    else:
+        progress.next_id = ids[-1] + 1
+    return run.checked
 
 
 def run_worker(ctx: EngineContext, stop: threading.Event, poll_seconds: float = 5.0, batch: int = 50) -> None:
     """Fire due timers until ``stop`` is set (the command sets it on SIGTERM and SIGINT), sleeping
     until the next due time or for ``poll_seconds``, whichever is sooner; verify every case
-    history at start and then every ``verify_interval_seconds``. A stop request is honoured
+    history, a slice per round, at start and then every ``verify_interval_seconds``. A stop request is honoured
     between cases, never inside one's transaction."""
     log.info("worker started (poll every %.1f s, %d cases per round)", poll_seconds, batch)
-    verify_due = time.monotonic()
+    verifying = VerifyPass(due=time.monotonic())
     while not stop.is_set():
         wait = _work_once(ctx, stop, poll_seconds, batch)
-        verify_due = verify_when_due(ctx, verify_due)
+        if verify_slice(ctx, verifying):
+            wait = 0.0 if verifying.next_id is not None else wait
         if wait > 0:
             stop.wait(wait)
     log.info("worker stopped")

@@ -111,15 +111,19 @@ def test_a_scheduled_run_keeps_a_failure_and_mails_admins_and_auditors_once_in_t
     assert integrity.verify_all(ctx).ok and _stored_failures(ctx) == {}
 
 
-def test_the_worker_verifies_when_due_and_then_waits_the_interval(ctx):
-    case_id = _case(ctx)
-    _alter_record(ctx, case_id)
-    later = time.monotonic() + 1000
-    assert scheduler.verify_when_due(ctx, later) == later
-    assert _stored_failures(ctx) == {}
-    next_due = scheduler.verify_when_due(ctx, time.monotonic())
-    assert case_id in _stored_failures(ctx)
-    assert next_due >= time.monotonic() + ctx.settings.verify_interval_seconds - 5
+def test_the_worker_verifies_every_case_a_slice_at_a_time_then_waits_the_interval(ctx):
+    ids = [_case(ctx) for _ in range(3)]
+    _alter_record(ctx, ids[2])
+    waiting = scheduler.VerifyPass(due=time.monotonic() + 1000)
+    assert scheduler.verify_slice(ctx, waiting, size=2) == 0 and _stored_failures(ctx) == {}
+    progress = scheduler.VerifyPass(due=time.monotonic())
+    assert scheduler.verify_slice(ctx, progress, size=2) == 2
+    assert progress.next_id == ids[1] + 1 and _stored_failures(ctx) == {}
+    assert scheduler.verify_slice(ctx, progress, size=2) == 1
+    assert ids[2] in _stored_failures(ctx)
+    assert progress.next_id is None
+    assert progress.due >= time.monotonic() + ctx.settings.verify_interval_seconds - 5
+    assert scheduler.verify_slice(ctx, progress, size=2) == 0, "the next pass waits for the interval"
 
 
 def test_the_pages_show_the_verdict_flag_the_case_and_mark_the_altered_record(ctx, app):
