@@ -130,7 +130,7 @@ def _verify_item(results: dict[str, Any]) -> str:
         f"6. **Audit verify** — `serviceflow audit verify` (one process per core) over {cases:,} case "
         "histories, on a database of its own per backend (after `serviceflow setup --demo`): 500 "
         "`bench_lifecycle` cases run through the real use cases in the benchmark process (started, Step 1 "
-        "and Step 2 completed: seven events each), then copied under new case ids: each copy's events "
+        "and Step 2 completed: six events each), then copied under new case ids: each copy's events "
         "re-chained in Python (the hash covers the case id) with its case row holding the new head, its "
         "stored workflow state copied unchanged by SQL. Every copy verifies like a case the app wrote; the "
         "run fails unless the command reports every case verified. The figure is the command's wall-clock "

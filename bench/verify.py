@@ -2,7 +2,7 @@
 
 Each backend gets a database of its own (after ``serviceflow setup --demo``). 500 cases of
 ``bench_lifecycle`` are run through the real use cases in the benchmark process (started, then
-Step 1 and Step 2 completed: seven events each, with data, changes and state covered), then
+Step 1 and Step 2 completed: six events each, with data, changes and state covered), then
 copied under new case ids until the target count is reached. A copy's events are re-chained in
 Python (``engine.audit.chain``: the hash covers the case id) and its case row carries the new
 chain's head; its stored workflow state (``case_states``, ``case_tasks``) is copied with SQL
