@@ -27,6 +27,8 @@ GOAL_INBOX_P95_MS = 20.0
 GOAL_INBOX_ROWS = 100_000
 GOAL_CHECKPOINT_S = 60.0
 GOAL_CHECKPOINT_CASES = 100_000
+GOAL_VERIFY_CASES = 100_000
+GOAL_VERIFY_S = 60.0
 PEER = "spiff-arena (same engine, same machine class)"
 PEER_CASES_PER_S = 3.1
 PEER_COMPLETION_MS = 50.0
@@ -137,6 +139,8 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
             f"({cfg.get('timer_cases', 0):,} due)", lambda b, c=count: _timer_cell(b, c, _timers_per_s))
         row(f"Timer worker peak RSS, {count} worker{'s' if int(count) > 1 else ''}",
             lambda b, c=count: _timer_cell(b, c, _peak_rss))
+    if cfg.get("verify_cases"):
+        row(f"Audit verify, {cfg['verify_cases']:,} cases, all processes", _verify_cell)
     return rows
 
 
@@ -151,6 +155,12 @@ def _checkpoint_target(title: str, measured: dict[str, Any]) -> list[str]:
         verdict = f"not measured (this run has {measured['cases']:,} cases)"
     return [f"Checkpoint over {GOAL_CHECKPOINT_CASES:,} cases < {GOAL_CHECKPOINT_S:.0f} s (slowest of "
             f"{measured['rounds']})", title, _checkpoint_cell(measured), "— (no peer signs its history)", verdict]
+def _verify_cell(backend: dict[str, Any]) -> str:
+    measured = backend.get("verify")
+    if measured is None:
+        return "—"
+    return (f"{measured['seconds']:.1f} s ({measured['cases_per_s']:,.0f} cases/s, "
+            f"{measured['events'] / measured['cases']:.0f} events per case)")
 
 
 def _timer_counts(results: dict[str, Any]) -> list[str]:
@@ -194,6 +204,9 @@ def _cpu_rows(results: dict[str, Any]) -> list[list[str]]:
     for count in _timer_counts(results):
         rows.append([f"Timers, {count} worker{'s' if int(count) > 1 else ''}",
                      *(_timer_cell(b, count, lambda m: _cpu_cell(m["cpu"])) for b in backends.values())])
+    if any("verify" in b for b in backends.values()):
+        rows.append(["Audit verify", *(_cpu_cell(b["verify"]["cpu"]) if "verify" in b else "—"
+                                       for b in backends.values())])
     engine = _cpu_cell(results["engine"]["cpu"])
     return [["Pure engine", *([engine] * len(backends))], *rows]
 
@@ -277,7 +290,18 @@ def _target_rows(results: dict[str, Any]) -> list[list[str]]:
     for name, b in results["backends"].items():
         if "checkpoint" in b:
             rows.append(_checkpoint_target(BACKEND_TITLES[name], b["checkpoint"]))
+        if "verify" in b:
+            rows.append(_verify_target(BACKEND_TITLES[name], b["verify"]))
     return rows
+
+
+def _verify_target(title: str, measured: dict[str, Any]) -> list[str]:
+    if measured["cases"] >= GOAL_VERIFY_CASES:
+        verdict = _verdict(measured["seconds"] < GOAL_VERIFY_S) + _busy(measured)
+    else:
+        verdict = f"not measured (this run verified {measured['cases']:,} cases)"
+    return [f"`audit verify` of {GOAL_VERIFY_CASES:,} cases < {GOAL_VERIFY_S:.0f} s", title,
+            f"{measured['seconds']:.1f} s", "— (no peer verifies histories)", verdict]
 
 
 def render(results: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import checkpoints, report, seed, timers, workloads
+from bench import checkpoints, report, seed, timers, verify, workloads
 from bench.machine import BUSY_THRESHOLD_CORES, cpu_watch, wait_for_quiet
 from bench.server import (
     BACKENDS,
@@ -43,6 +43,7 @@ class Config:
     inbox_seed: int
     inbox_requests: int
     timer_cases: int
+    verify_cases: int = 0  # case histories ``serviceflow audit verify`` checks (bench.verify)
     timer_workers: tuple[int, ...] = (1, 4)  # worker processes per measurement (SQLite: 1 only)
     server_threads: int = SERVER_THREADS
     server_workers: int = 1
@@ -52,12 +53,12 @@ class Config:
 FULL = Config(
     "full", lifecycle_cases=1000, single_client_cases=200, engine_cases=500, concurrency=4,
     history_iterations=1000, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(10_000, 100_000),
-    inbox_seed=1000, inbox_requests=200, timer_cases=2000,
+    inbox_seed=1000, inbox_requests=200, timer_cases=2000, verify_cases=100_000,
 )
 QUICK = Config(
     "quick", lifecycle_cases=100, single_client_cases=30, engine_cases=100, concurrency=4,
     history_iterations=200, history_window=workloads.HISTORY_WINDOW, inbox_sizes=(1000,),
-    inbox_seed=1000, inbox_requests=200, timer_cases=200, quiet_wait_s=5.0,
+    inbox_seed=1000, inbox_requests=200, timer_cases=200, verify_cases=2000, quiet_wait_s=5.0,
 )
 
 
@@ -158,7 +159,21 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
             f"verifying the latest {result['checkpoint']['verify_latest_s']:.1f} s")
         log(f"{name}: timers x{cfg.timer_cases}")
         result["timers"] = timers_workload(backend, cfg)
+    if cfg.verify_cases:
+        result["verify"] = verify_workload(name, cfg)
     return result
+
+
+def verify_workload(name: str, cfg: Config) -> dict[str, Any]:
+    """``serviceflow audit verify`` over ``cfg.verify_cases`` histories, on a database of its own
+    (the inbox workload's copies do not verify: their chains were not re-hashed)."""
+    with BACKENDS[name]() as backend:
+        log(f"{name}: audit verify x{cfg.verify_cases:,}")
+        serviceflow(backend, "setup", "--demo")
+        measured = verify.audit_verify(backend, cfg.verify_cases, lambda fn, pids: watched(fn, cfg, *pids))
+        log(f"  {measured['seconds']:.1f} s ({measured['events']:,} events; seeding took "
+            f"{measured['seed_use_case_s']:.0f} s + {measured['seed_copy_s']:.0f} s)")
+        return measured
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

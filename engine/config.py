@@ -183,6 +183,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024  # a request body beyond it is refused with 413
     data_limits: DataLimits = field(default_factory=DataLimits)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    verify_interval_seconds: int = 3600  # the worker verifies every case history this often; 0: never
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -207,5 +208,6 @@ class Settings:
             data_limits=DataLimits(max_depth=_positive("SERVICEFLOW_MAX_DATA_DEPTH", DataLimits.max_depth),
                                    max_bytes=_positive("SERVICEFLOW_MAX_DATA_BYTES", DataLimits.max_bytes)),
             audit=AuditSettings.from_env(instance, production),
+            verify_interval_seconds=max(_int("SERVICEFLOW_VERIFY_INTERVAL", 3600), 0),
         )
 

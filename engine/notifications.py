@@ -96,3 +96,19 @@ def body(notice: TaskNotice, base_url: str, gettext: Callable[[str], str] = _eng
 def compose(notice: TaskNotice, base_url: str, gettext: Callable[[str], str] = _english) -> Message:
     """The message as one recipient reads it, in the language ``gettext`` translates to."""
     return Message(subject=subject(notice, gettext), body=body(notice, base_url, gettext))
+
+
+def integrity_failure_mail(failures: list[tuple[int, int | None, str, str]], base_url: str,
+                           gettext: Callable[[str], str] = _english) -> Message:
+    """To admins and auditors: the cases whose history stopped verifying, each with its first
+    broken event and why (``failures``: case id, event, code, the reason in the reader's words)."""
+    headline = gettext("Case history does not verify")
+    subject_text = f"[ServiceFlow] {headline}: " + ", ".join(f"#{case_id}" for case_id, *_ in failures[:10])
+    lines = [gettext("The scheduled verification found case histories that do not verify. Someone may have "
+                     "altered the database; the Records of these cases cannot be relied on until this is "
+                     "explained."), ""]
+    for case_id, seq, _code, reason in failures:
+        at = gettext("first broken event: {seq}").format(seq=seq) if seq is not None else ""
+        lines.append(f"#{case_id} ({at}): {reason} — {base_url.rstrip('/')}/cases/{case_id}")
+    lines += ["", gettext("You receive this mail as an administrator or auditor of ServiceFlow.")]
+    return Message(subject=" ".join(subject_text.split())[:SUBJECT_LIMIT], body="\n".join(lines) + "\n")

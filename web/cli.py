@@ -163,7 +163,7 @@ def _audit_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
+def _audit_verify_pack(args: argparse.Namespace) -> int:
     """Offline: only the pack and, ideally, the public key the auditor keeps; no database, no settings."""
     from engine.audit.pack import verify_pack
     from engine.audit.signing import load_public_key
@@ -182,6 +182,17 @@ def _audit_verify(args: argparse.Namespace) -> int:
     case = f"case #{report.case_id}" if report.case_id is not None else str(args.pack)
     print(f"{case}: {'verified' if report.ok else 'does NOT verify'} ({report.events} events)")
     return 0 if report.ok else 1
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Every case (or those named): prints each failing case's first broken event and why, and
+    exits 1 when any fails; with ``--pack``, an audit pack offline instead."""
+    if args.pack is not None:
+        return _audit_verify_pack(args)
+    from engine.services.integrity import verify_all
+
+    run = verify_all(build_context(), args.cases or None, processes=args.jobs,
+                     on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
+    print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
+    return 1 if run.failures else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -241,8 +252,12 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("out", type=Path)
     pack.add_argument("--as", dest="as_user", default="auditor1", help="who packs it (must be allowed to read it)")
     pack.set_defaults(func=_audit_pack)
-    verify = audit_sub.add_parser("verify", help="check an audit pack offline, with only the public key")
-    verify.add_argument("--pack", type=Path, required=True, help="the audit pack (zip) to check")
+    verify = audit_sub.add_parser("verify", help="verify case histories (all, or the CASE ids given), or an audit "
+                                  "pack offline with only the public key (--pack)")
+    verify.add_argument("cases", metavar="CASE", type=int, nargs="*")
+    verify.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes that verify all cases side by side (default: one per core)")
+    verify.add_argument("--pack", type=Path, help="the audit pack (zip) to check, offline")
     verify.add_argument("--public-key", type=Path, help="the public key you keep (PEM); without it the key "
                         "inside the pack is used and its fingerprint printed for you to compare")
     verify.set_defaults(func=_audit_verify)

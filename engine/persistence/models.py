@@ -349,6 +349,27 @@ class CaseEvent(Base):
     version_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Chain version 2 (engine.audit.chain): the case data after the event, the change of data it
+    # caused and the stored workflow state after its step, all covered by ``hash``. Version 1
+    # events, recorded before, have none of them.
+    chain_version: Mapped[int] = mapped_column(Integer, default=1)
+    data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    changes: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CaseIntegrityFailure(Base):
+    """A case whose last verification (``engine.audit.verify``, run by the worker on a schedule
+    and by ``serviceflow audit verify``) failed, so that lists flag it without verifying per row.
+    A case that verifies has no row: a verification removes the row of a case that passes again."""
+
+    __tablename__ = "case_integrity_failures"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    broken_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code: Mapped[str] = mapped_column(String(40), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class OutboxMessage(Base):

@@ -40,8 +40,9 @@ def load_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case) -> CaseRuntime
     return CaseRuntime.restore(ctx.process(case.version), state.state, [tuple(r) for r in rows], ctx.script_engine)
 
 
-def _write_state(uow: UnitOfWork, case_id: int, runtime: CaseRuntime) -> None:
-    """Write the skeleton and only the task rows that changed since the last save."""
+def _write_state(uow: UnitOfWork, case_id: int, runtime: CaseRuntime) -> str:
+    """Write the skeleton and only the task rows that changed since the last save; the hash of
+    the stored state that results."""
     delta = runtime.dump_delta()
     state = uow.session.get(CaseState, case_id)
     if state is None:
@@ -56,6 +57,7 @@ def _write_state(uow: UnitOfWork, case_id: int, runtime: CaseRuntime) -> None:
             {"case_id": case_id, "task_id": task_id, "workflow_key": key, "state": text}
             for task_id, (key, text) in delta.upserts.items()
         ])
+    return runtime.tracker.state_hash(delta.skeleton)
 
 
 def _outcome(runtime: CaseRuntime) -> str:
@@ -118,7 +120,7 @@ def _sync_inbox(
         routed = {"title": task.title, "lane": task.lane, "department": task.department}
         if owners:
             routed["owners"] = [owner.username for owner in owners]
-        uow.session.add(audit.record(case, "task_ready", actor, routed, task_id=task.id, element_id=task.element_id))
+        audit.record(case, "task_ready", actor, routed, task_id=task.id, element_id=task.element_id)
         notifications.queue_task_arrived(uow, ctx.settings.mail, item, actor)
 
 
@@ -162,11 +164,13 @@ def apply_effects(uow: UnitOfWork, case: Case, actor: Any, requested: list[effec
     cannot be carried out is returned as the case's error instead of failing the request."""
     if not requested:
         return None
+    mark = len(audit.pending(case))
     try:
         with uow.session.begin_nested():
             for effect in requested:
                 _apply(uow, case, actor, effect)
     except ServiceFlowError as exc:
+        audit.discard_since(case, mark)
         return f"Service task {effect.operation}: {exc.message}"
     return None
 
@@ -175,24 +179,24 @@ def _apply(uow: UnitOfWork, case: Case, actor: Any, effect: effects.Effect) -> N
     if effect.operation == "customer.update_card":
         customers.apply_card_changes(uow.session, effect.params.get("customer"), effect.params.get("changes"),
                                      actor, case_id=case.id)
-    uow.session.add(audit.record(case, "effect_applied", actor, {"operation": effect.operation,
-                                                                 "params": effect.params}))
+    audit.record(case, "effect_applied", actor, {"operation": effect.operation, "params": effect.params})
 
 
 def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseRuntime, actor: Any,
                  error: str | None = None) -> None:
-    """Write the workflow state, case summary, inbox rows and resulting events."""
-    _write_state(uow, case.id, runtime)
-    data = audit.jsonable(runtime.data)
+    """Write the workflow state, case summary, inbox rows and resulting events; the step's events
+    are sealed last, over the data and the stored state after it (``engine.audit.chain``)."""
+    state_hash = _write_state(uow, case.id, runtime)
+    data, data_text = audit.jsonable_with_text(runtime.data)
     _describe_case(uow, case, data)
     case.data = data
     case.updated_at = utcnow()
     if error is not None:
         case.status, case.error = "error", error
-        uow.session.add(audit.record(case, "case_failed", actor, {"error": error}))
+        audit.record(case, "case_failed", actor, {"error": error})
     elif runtime.is_completed:
         case.status, case.completed_at, case.outcome = "completed", utcnow(), _outcome(runtime)
-        uow.session.add(audit.record(case, "case_completed", actor, {"outcome": case.outcome}))
+        audit.record(case, "case_completed", actor, {"outcome": case.outcome})
     # The worker finds due cases by this indexed column alone (engine.services.scheduler).
     waiting = error is None and not runtime.is_completed
     case.next_due_at = timers.next_due_at(runtime.pending_timers()) if waiting else None
@@ -200,3 +204,4 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     message_index.replace_waits(uow, case.id, runtime.waiting_messages() if waiting else [])
     ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
     _sync_inbox(ctx, uow, case, runtime, ready, actor)
+    audit.seal(case, data_text, state_hash)

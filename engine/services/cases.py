@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit import chain as audit
+from engine.audit import verify
 from engine.context import EngineContext
 from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
-from engine.persistence.models import Case, CaseEvent, ProcessVersion, WorkItem
+from engine.persistence.models import Case, CaseEvent, CaseIntegrityFailure, ProcessVersion, WorkItem
 from engine.services import case_search, processes, visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
@@ -44,6 +45,7 @@ class CaseView:
     completed_at: datetime | None
     open_tasks: list[WorkItemView] = field(default_factory=list)
     process_name_zh: str = ""
+    integrity_failed: bool = False  # in lists: its last verification failed (engine.services.integrity)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,12 @@ class EventView:
     element_id: str | None
     data: dict
     hash: str
+    changes: dict = field(default_factory=dict)
 
 
 def event_view(event: CaseEvent) -> EventView:
     return EventView(event.seq, event.type, event.at, event.actor, event.task_id, event.element_id,
-                     event.data, event.hash)
+                     event.data, event.hash, event.changes or {})
 
 
 def _case_view(case: Case, open_tasks: list[WorkItemView] | None = None) -> CaseView:
@@ -122,14 +125,14 @@ def start_in(ctx: EngineContext, uow: Any, actor: Any, version: ProcessVersion,
     uow.session.add(case)
     uow.session.flush()
     visibility.add_participants(uow.session, case.id, people=[actor])
-    uow.session.add(audit.record(case, "case_started", actor, {"data": data, "version": version.version}))
+    audit.record(case, "case_started", actor, {"data": data, "version": version.version})
     process = ctx.process(version)
     started: list[CaseRuntime] = []
     error = run_step(uow, case, actor, lambda: started.append(CaseRuntime.start(process, ctx.script_engine, data)))
     runtime = started[0] if started else None
     if runtime is None:
         case.status, case.error = "error", error or ""
-        uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+        audit.record(case, "case_failed", actor, {"error": case.error})
         return case, None, error
     save_runtime(ctx, uow, case, runtime, actor, error)
     return case, runtime, error
@@ -144,6 +147,7 @@ def commit_step(ctx: EngineContext, uow: Any, case: Case, runtime: CaseRuntime |
     try:
         if runtime is not None:
             save_runtime(ctx, uow, case, runtime, actor, error)
+        audit.seal(case)
         uow.session.flush()
     except (StaleDataError, IntegrityError) as exc:
         raise Conflict(conflict) from exc
@@ -215,7 +219,10 @@ def list_cases(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> tuple[list[
             visibility.restrict(query, actor, readable=total)
             .order_by(Case.created_at.desc(), Case.id.desc()).limit(flt.limit).offset(flt.offset)
         )
-        return [_case_view(c) for c in rows], total
+        views = [_case_view(c) for c in rows]
+        failed = set(uow.session.scalars(select(CaseIntegrityFailure.case_id)
+                                         .where(CaseIntegrityFailure.case_id.in_([v.id for v in views]))))
+        return [replace(v, integrity_failed=v.id in failed) for v in views], total
 
 
 def cases_csv(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[str]:
@@ -240,12 +247,19 @@ def _csv_rows(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[lis
 
 
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
-    """A case's history in order, and the first event whose hash does not verify (None: intact);
+    """A case's history in order, and the first event that does not verify (None: intact);
     NotFound when ``actor`` may not read the case."""
+    events, verdict = case_history(ctx, actor, case_id)
+    return events, verdict.broken_seq
+
+
+def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], verify.Verdict]:
+    """A case's history in order, and the verdict on it (``engine.audit.verify``: chain, case row,
+    data and stored state); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
         visibility.readable_case(uow.session, actor, case_id)
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
         ))
-        broken = audit.verify_chain(events)
-        return [event_view(e) for e in events], broken
+        verdict = verify.verify_events(verify.stored_case(uow.session, uow.session.get(Case, case_id)), events)
+        return [event_view(e) for e in events], verdict

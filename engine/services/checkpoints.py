@@ -16,6 +16,7 @@ from engine.audit.checkpoints import (
     GENESIS,
     Head,
     checkpoint_hash,
+    checkpointed_heads,
     latest,
     leaf_hashes,
     statement,
@@ -151,3 +152,12 @@ def case_inclusion(session: Session, case_id: int) -> Inclusion | None:
                      public_key=checkpoint.public_key, leaf=heads[found.position], leaf_index=found.position,
                      proof=[p.hex() for p in proof])
 
+
+
+def signed_heads(ctx: EngineContext, session: Session) -> dict[int, tuple[int, str]]:
+    """The chain heads the latest checkpoint vouches for, its signature checked with the configured
+    key (``CheckpointInvalid`` when it does not verify: that is itself tampering); empty before
+    the first checkpoint or where no key is configured to check one with."""
+    if latest(session) is None or not ctx.settings.audit.has_key:
+        return {}
+    return checkpointed_heads(session, signing_key(ctx.settings.audit).public_key())

@@ -33,7 +33,7 @@ def add_comment(ctx: EngineContext, actor: Actor, case_id: int, text: Any) -> Ev
         if case.status == "cancelled":
             raise Conflict(f"Case {case_id} was cancelled; it takes no more comments")
         event = audit.record(case, "comment_added", actor, {"text": text})
-        uow.session.add(event)
+        audit.seal(case)  # chained now: the comment is answered with its stored event
         visibility.add_participants(uow.session, case_id, people=[actor])
         uow.session.flush()
         view = event_view(event)

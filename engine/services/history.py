@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from engine.audit import chain as audit
+from engine.audit import verify
 from engine.context import EngineContext
 from engine.definitions.catalog import ParsedProcess
 from engine.persistence.models import CaseEvent, Department
@@ -37,7 +37,7 @@ class HistoryEntry:
 
 def _changes(event: CaseEvent) -> list[Change]:
     """The data change an event recorded, when the chain records one (older events have none)."""
-    recorded = getattr(event, "changes", None)
+    recorded = event.changes
     if not isinstance(recorded, dict):
         return []
     return [Change(str(name), change.get("before"), change.get("after"))
@@ -56,16 +56,16 @@ def _element_name(process: ParsedProcess, element_id: str | None) -> str:
     return ""
 
 
-def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[HistoryEntry], int | None]:
-    """The history in order and the first event whose hash does not verify (None: intact);
-    NotFound when ``actor`` may not read the case."""
+def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[HistoryEntry], verify.Verdict]:
+    """The history in order and the verdict on it (``engine.audit.verify``: chain, case row, data
+    and stored state); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
         case = visibility.readable_case(uow.session, actor, case_id)
         process = ctx.process(case.version)
         departments = {d.id: d for d in uow.session.scalars(select(Department))}
         events = list(uow.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
-        broken = audit.verify_chain(events)
+        verdict = verify.verify_events(verify.stored_case(uow.session, case), events)
         routed: dict[str, str] = {}
         entries = []
         for event in events:
@@ -79,4 +79,4 @@ def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[H
                 department=department.name if department else "",
                 department_zh=(department.name_zh or department.name) if department else "",
                 changes=_changes(event)))
-        return entries, broken
+        return entries, verdict

@@ -47,8 +47,8 @@ def retry_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
         failed = runtime.failed_tasks()
         if not failed:
             raise Conflict(f"Case {case_id} has no failed step to run again")
-        uow.session.add(audit.record(case, "case_retried", actor, {
-            "error": case.error, "elements": sorted(t.task_spec.bpmn_name or t.task_spec.name for t in failed)}))
+        audit.record(case, "case_retried", actor, {
+            "error": case.error, "elements": sorted(t.task_spec.bpmn_name or t.task_spec.name for t in failed)})
         case.status, case.error = "running", ""
         error = run_step(uow, case, actor, runtime.retry_failed)
         return commit_step(ctx, uow, case, runtime, actor, error,
@@ -70,7 +70,7 @@ def cancel_case(ctx: EngineContext, actor: Actor, case_id: int, reason: str) -> 
         case = locked_case(uow.session, case_id)
         if case.status not in CANCELLABLE:
             raise Conflict(f"Case {case_id} is {case.status}: only a running case or one in error can be cancelled")
-        uow.session.add(audit.record(case, "case_cancelled", actor, {"reason": reason, "status": case.status}))
+        audit.record(case, "case_cancelled", actor, {"reason": reason, "status": case.status})
         case.status, case.next_due_at, case.completed_at, case.updated_at = "cancelled", None, utcnow(), utcnow()
         uow.session.execute(delete(WorkItem).where(WorkItem.case_id == case_id))
         uow.session.execute(delete(MessageWait).where(MessageWait.case_id == case_id))

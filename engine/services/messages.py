@@ -156,7 +156,7 @@ def _deliver_to_waiting(ctx: EngineContext, actor: Actor, name: str, payload: di
             _check_sender(actor, name, _senders_in_force(ctx, uow, case, element_id))
             payload = _payload(uow, ctx.process(case.version), element_id, payload)
             runtime = load_runtime(ctx, uow, case)
-            uow.session.add(_record(case, actor, name, payload, correlation, task_id, element_id))
+            _record(case, actor, name, payload, correlation, task_id, element_id)
             error = run_step(uow, case, actor, partial(runtime.catch_message, task_id, name, payload, correlation))
             view = commit_step(ctx, uow, case, runtime, actor, error,
                                "The case changed while the message was delivered; send it again")
@@ -227,21 +227,20 @@ def _start_case(ctx: EngineContext, actor: Actor, name: str, payload: dict,
         if correlation:
             uow.session.add(MessageStart(name=name, correlation_key=_digest(correlation),
                                          payload_hash=_digest(payload), case_id=case.id))
-        uow.session.add(audit.record(case, "case_started", actor,
-                                     {"data": {}, "version": version.version, "message": name}))
+        audit.record(case, "case_started", actor, {"data": {}, "version": version.version, "message": name})
         runtime = None
 
         def start() -> None:
             nonlocal runtime
             runtime, task_id = CaseRuntime.open_at_message(process, ctx.script_engine, name)
-            uow.session.add(_record(case, actor, name, payload, correlation, task_id, start_event.element_id))
+            _record(case, actor, name, payload, correlation, task_id, start_event.element_id)
             runtime.catch_message(task_id, name, payload, correlation)
 
         error = run_step(uow, case, actor, start)
         if runtime is None:
             case.status, case.error = "error", error or ""
-            uow.session.add(_record(case, actor, name, payload, correlation, None, None))
-            uow.session.add(audit.record(case, "case_failed", actor, {"error": case.error}))
+            _record(case, actor, name, payload, correlation, None, None)
+            audit.record(case, "case_failed", actor, {"error": case.error})
         # a conflict here is the same message starting a case in another transaction (PostgreSQL)
         view = commit_step(ctx, uow, case, runtime, actor, error,
                            "The same message is being delivered at this moment; send it again")

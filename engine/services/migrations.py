@@ -359,7 +359,6 @@ def _migrate_one(ctx: EngineContext, actor: Actor, migration_id: int, case_id: i
             _put_on(ctx, uow, case, target, attempt.skeleton, attempt.rows, actor)
             event = audit.record(case, "case_migrated", actor,
                                  _event_data(migration_id, old, target, _verdict_text(target)))
-            uow.session.add(event)
             item.status, item.event_seq = MIGRATED, event.seq
             item.saved_state, item.saved_tasks = saved_state, [list(r) for r in saved_rows]
         uow.session.add(item)
@@ -463,9 +462,9 @@ def _revert_one(ctx: EngineContext, actor: Actor, migration_id: int, case_id: in
         moved_to, back_to = case.version, uow.session.get(ProcessVersion, item.from_version_id)
         rows = [(task_id, key, text) for task_id, key, text in item.saved_tasks or []]
         _put_on(ctx, uow, case, back_to, item.saved_state or "", rows, actor)
-        uow.session.add(audit.record(case, "migration_reverted", actor, {
+        audit.record(case, "migration_reverted", actor, {
             "migration_id": migration_id, "from_version_id": moved_to.id, "to_version_id": back_to.id,
-            "from_version": moved_to.version, "to_version": back_to.version}))
+            "from_version": moved_to.version, "to_version": back_to.version})
         item.status = REVERTED
         uow.commit()
         return RevertOutcome(case_id, True, f"Back on version {back_to.version}")

@@ -129,9 +129,9 @@ def _record_queued(uow: UnitOfWork, kind: str, item: WorkItem, user: User, subje
     its address and body stay in the outbox, and the worker's sending is the outbox's record)."""
     case = uow.session.get(Case, item.case_id)
     if case is not None:
-        uow.session.add(audit.record(case, "notification_queued", actor,
+        audit.record(case, "notification_queued", actor,
                                      {"kind": kind, "recipient": user.username, "subject": subject},
-                                     task_id=item.id, element_id=item.element_id))
+                                     task_id=item.id, element_id=item.element_id)
 
 
 def queue_task_arrived(uow: UnitOfWork, mail: MailSettings, item: WorkItem, actor: Any = None) -> int:

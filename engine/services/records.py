@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from engine.audit import chain
 from engine.context import EngineContext
 from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
-from engine.persistence.models import CaseEvent
+from engine.persistence.models import CaseEvent, CaseIntegrityFailure
 from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.cases import EventView, event_view
@@ -27,10 +28,14 @@ class RecordView:
     title: str
     form: FormDefinition | None
     title_zh: str = ""
+    untrusted: bool = False  # its event fails verification: what it shows may have been altered
 
 
-def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[RecordView]:
-    """Completed-task events with the title and form of the task that recorded them."""
+def record_views(process: ParsedProcess, events: Iterable[CaseEvent], broken_seq: int | None = None
+                 ) -> list[RecordView]:
+    """Completed-task events with the title and form of the task that recorded them; a record
+    whose event's hash does not match its content, or that the last verification of the case
+    named as its first broken event (``broken_seq``), is marked untrusted."""
     views = []
     for e in events:
         info = process.user_tasks.get(e.element_id or "")
@@ -39,6 +44,7 @@ def record_views(process: ParsedProcess, events: Iterable[CaseEvent]) -> list[Re
             title=info.title if info else (e.element_id or ""),
             form=process.form_for(e.element_id) if info else None,
             title_zh=info.title_zh if info else "",
+            untrusted=e.seq == broken_seq or chain.event_hash(e) != e.hash,
         ))
     return views
 
@@ -49,8 +55,15 @@ def completed_events(session, case_id: int):  # type: ignore[no-untyped-def]
     )
 
 
+def stored_break(session, case_id: int) -> int | None:  # type: ignore[no-untyped-def]
+    """The first broken event the case's last verification found (None: it passed)."""
+    failure = session.get(CaseIntegrityFailure, case_id)
+    return failure.broken_seq if failure is not None else None
+
+
 def case_records(ctx: EngineContext, actor: Actor, case_id: int) -> list[RecordView]:
     """Every record of a case in the order it was made; NotFound when ``actor`` may not read it."""
     with ctx.unit_of_work(readonly=True) as uow:
         case = visibility.readable_case(uow.session, actor, case_id)
-        return record_views(ctx.process(case.version), completed_events(uow.session, case_id))
+        return record_views(ctx.process(case.version), completed_events(uow.session, case_id),
+                            stored_break(uow.session, case_id))

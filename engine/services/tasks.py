@@ -19,7 +19,7 @@ from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
-from engine.services.records import RecordView, completed_events, record_views
+from engine.services.records import RecordView, completed_events, record_views, stored_break
 from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
@@ -81,7 +81,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
             case=case_view(uow, case),
             form=_form(process, item),
             prefill=dict(item.prefill or {}),
-            records=record_views(process, records),
+            records=record_views(process, records, stored_break(uow.session, case.id)),
             permissions=permissions(actor, view, case.status == "running"),
             instructions=str(shown.get("instructions", "")),
             instructions_error=str(shown.get("instructions_error", "")),
@@ -112,8 +112,8 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
         clean = validated(uow.session, _form(ctx.process(case.version), item), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
-        uow.session.add(audit.record(case, "task_completed", actor, clean, task_id=task_id,
-                                     element_id=item.element_id))
+        audit.record(case, "task_completed", actor, clean, task_id=task_id,
+                                     element_id=item.element_id)
         error = run_step(uow, case, actor, lambda: runtime.complete(task_id, clean))
         return commit_step(ctx, uow, case, runtime, actor, error,
                            "The case changed while you were working on it; reload and try again")
@@ -136,8 +136,8 @@ def send_signal(ctx: EngineContext, actor: Actor, task_id: str, name: Any) -> Ca
             raise Conflict(f"This task offers no signal {name!r}")
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
-        uow.session.add(audit.record(case, "signal_sent", actor, {"signal": name, "label": offered[name]},
-                                     task_id=task_id, element_id=item.element_id))
+        audit.record(case, "signal_sent", actor, {"signal": name, "label": offered[name]},
+                                     task_id=task_id, element_id=item.element_id)
         error = run_step(uow, case, actor, lambda: runtime.send_signal(task_id, name))
         return commit_step(ctx, uow, case, runtime, actor, error,
                            "The case changed while you were working on it; reload and try again")

@@ -184,7 +184,7 @@ def _set_assignee(uow: UnitOfWork, item: WorkItem, expected: int | None, new: in
 
 def _record(uow: UnitOfWork, item: WorkItem, actor: Actor, type_: str, data: dict) -> None:
     case = uow.session.get(Case, item.case_id)
-    uow.session.add(audit.record(case, type_, actor, data, task_id=item.id, element_id=item.element_id))
+    audit.record(case, type_, actor, data, task_id=item.id, element_id=item.element_id)
 
 
 def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:

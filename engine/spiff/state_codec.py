@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.spiff import state_digest
 from engine.spiff import task_index as spiff_task_index
 
 STATE_FORMAT = "serviceflow-state/2"
@@ -84,6 +86,22 @@ class SaveTracker:
     """
 
     known: set[str] = field(default_factory=set)
+    digests: dict[str, int] = field(default_factory=dict)
+    rows_total: int = 0
+
+    def replace_rows(self, drop: Iterable[str], write: dict[str, tuple[str, str]]) -> None:
+        """Keep the stored rows' digest sum (``engine.spiff.state_digest``) in step with a save."""
+        total = self.rows_total
+        for task_id in drop:
+            total -= self.digests.pop(task_id, 0)
+        for task_id, (key, text) in write.items():
+            digest = state_digest.row_digest(task_id, key, text)
+            total += digest - self.digests.get(task_id, 0)
+            self.digests[task_id] = digest
+        self.rows_total = total % state_digest.MODULUS
+
+    def state_hash(self, skeleton: str) -> str:
+        return state_digest.state_hash(skeleton, self.rows_total)
 
 
 def _workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
@@ -133,6 +151,7 @@ def dump_delta(workflow: BpmnWorkflow, tracker: SaveTracker) -> StateDelta:
         serializer.registry._encoder_mode = False
     delta.deletes = (spiff_task_index.removed_task_ids(workflow) & tracker.known) - set(delta.upserts)
     tracker.known = (tracker.known - delta.deletes) | set(delta.upserts)
+    tracker.replace_rows(delta.deletes, delta.upserts)
     spiff_task_index.saved(workflow)
     return delta
 
@@ -148,6 +167,7 @@ def load_rows(
     for sub in dct["subprocesses"].values():
         sub["tasks"] = {}
     tracker = SaveTracker()
+    tracker.replace_rows((), {task_id: (key, text) for task_id, key, text in rows})
     parsed = [(task_id, key, json.loads(text)) for task_id, key, text in rows]
     for task_id, key, task in parsed:
         (dct if key == TOP else dct["subprocesses"][key])["tasks"][task_id] = task

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, jsonify, request, send_file
 from engine.audit.event_log import LogFilter
 from engine.audit.exports import ocel_export, xes_export
 from engine.definitions.forms import FormDefinition
-from engine.services import cases, comments, customers, interventions, messages, processes, tasks, work_items
+from engine.services import cases, comments, customers, integrity, interventions, messages, processes, tasks, work_items
 from engine.services.api_tokens import actor_for_token
 from web.api.json_body import json_object
 from web.api.openapi import openapi_document
@@ -145,6 +145,15 @@ def case_pack(case_id: int):  # type: ignore[no-untyped-def]
     """The case's audit pack (zip), verifiable offline with ``serviceflow audit verify --pack``."""
     return send_file(io.BytesIO(audit_pack(g.actor, case_id)), mimetype="application/zip", as_attachment=True,
                      download_name=f"case-{case_id}-audit-pack.zip")
+
+
+@bp.get("/cases/<int:case_id>/verify")
+def verify_case(case_id: int):  # type: ignore[no-untyped-def]
+    """Whether the case's history verifies, and if not its first broken event and why."""
+    verdict = integrity.verify_case(engine(), g.actor, case_id)
+    return jsonify({"case_id": verdict.case_id, "ok": verdict.ok, "event_count": verdict.event_count,
+                    "first_broken_seq": verdict.broken_seq, "code": verdict.code,
+                    "reason": verdict.reason})
 
 
 @bp.get("/inbox")

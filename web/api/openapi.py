@@ -128,14 +128,23 @@ SCHEMAS: dict[str, Any] = {
         "outcome": {"type": "string"}, "error": {"type": "string"}, "data": OBJ,
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "completed_at": {"type": ["string", "null"]},
-        "open_tasks": {"type": "array", "items": _ref("Task")}}},
+        "open_tasks": {"type": "array", "items": _ref("Task")},
+        "integrity_failed": {"type": "boolean", "description": "its last scheduled verification failed (lists)"}}},
     "UnmatchedMessage": {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "payload": OBJ, "correlation": OBJ,
         "received_at": {"type": "string"}, "actor": {"type": "string"}}},
     "Event": {"type": "object", "properties": {
         "seq": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "string"},
         "actor": {"type": "string"}, "task_id": {"type": ["string", "null"]},
-        "element_id": {"type": ["string", "null"]}, "data": OBJ, "hash": {"type": "string"}}},
+        "element_id": {"type": ["string", "null"]}, "data": OBJ, "hash": {"type": "string"},
+        "changes": {"type": "object", "description": "variable → {before, after}; a side is absent when unset",
+                    "additionalProperties": {"type": "object", "properties": {"before": {}, "after": {}}}}}},
+    "Verdict": {"type": "object", "required": ["case_id", "ok", "event_count", "first_broken_seq", "code", "reason"],
+                "properties": {
+                    "case_id": {"type": "integer"}, "ok": {"type": "boolean"}, "event_count": {"type": "integer"},
+                    "first_broken_seq": {"type": ["integer", "null"]},
+                    "code": {"type": "string", "description": "empty when the history verifies"},
+                    "reason": {"type": "string"}}},
 }
 
 
@@ -195,6 +204,10 @@ def openapi_document() -> dict:
                 "verify it offline with serviceflow audit verify --pack", {
                     "200": {"description": "A zip file", "content": {"application/zip": {
                         "schema": {"type": "string", "format": "binary"}}}}},
+                params=[CASE_ID], errors=("401", "404"))},
+            "/cases/{case_id}/verify": {"get": _op(
+                "Verify the case's history: chain, case row, data and stored state", {"200": _json(
+                    _ref("Verdict"), "The verdict: the first broken event and why, or ok")},
                 params=[CASE_ID], errors=("401", "404"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
                                   params=PAGING, errors=("401", "422"))},

@@ -79,6 +79,7 @@ class RecordRow:
     form: FormDefinition | None
     items: list[DisplayItem]
     title_zh: str = ""
+    untrusted: bool = False
 
 
 def humanize(element_id: str | None) -> str:
@@ -92,7 +93,7 @@ def record_rows(records: Iterable[RecordView]) -> list[RecordRow]:
     """Records, each with the form that recorded it (plain key/values when it had none)."""
     return [
         RecordRow(event=r.event, title=r.title or humanize(r.event.element_id), form=r.form,
-                  items=display_items(r.event.data), title_zh=r.title_zh)
+                  items=display_items(r.event.data), title_zh=r.title_zh, untrusted=r.untrusted)
         for r in records
     ]
 
@@ -164,11 +165,12 @@ def detail(case_id: int) -> ResponseReturnValue:
     """One case: status, version, its records, open tasks and its verified history."""
     who = actor()
     case = cases.get_case(engine(), who, case_id)
-    entries, broken = case_history(engine(), who, case_id)
+    entries, verdict = case_history(engine(), who, case_id)
     return render_template(
         "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
-        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), history=history_rows(entries),
-        broken=broken, short_hash=case.version_hash[:SHORT_HASH],
+        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data),
+        history=history_rows(entries, verdict), verdict=verdict, verdict_reason=verdict.describe(_),
+        short_hash=case.version_hash[:SHORT_HASH],
         open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
         may_comment=not who.reads_only and case.status != "cancelled",
         may_retry=who.is_admin and case.status == "error",

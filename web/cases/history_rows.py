@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from engine.audit.verify import Verdict
 from engine.services.history import HistoryEntry
 
 SHORT = 80
@@ -44,6 +45,7 @@ class HistoryRow:
     label: str
     items: list[Item]
     changes: list[ChangeRow]
+    broken: bool = False  # the event fails its own hash, or is the first that does not verify
 
 
 def value(raw: Any) -> Value:
@@ -84,7 +86,8 @@ def _items(entry: HistoryEntry) -> list[Item]:
     return [Item(str(key), value(raw)) for key, raw in entry.event.data.items() if key not in hidden]
 
 
-def history_rows(entries: Iterable[HistoryEntry]) -> list[HistoryRow]:
+def history_rows(entries: Iterable[HistoryEntry], verdict: Verdict) -> list[HistoryRow]:
     return [HistoryRow(entry=e, label=event_label(e.event.type), items=_items(e),
-                       changes=[ChangeRow(c.variable, value(c.before), value(c.after)) for c in e.changes])
+                       changes=[ChangeRow(c.variable, value(c.before), value(c.after)) for c in e.changes],
+                       broken=not verdict.ok and (verdict.untrusted(e.event.seq) or e.event.seq >= verdict.broken_seq))
             for e in entries]
