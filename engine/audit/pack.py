@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import DateTime
 
 from engine.audit import merkle
-from engine.audit.chain import verify_chain
 from engine.audit.checkpoints import Head, leaf_data, signature_problem
 from engine.audit.signing import fingerprint, load_public_key
+from engine.audit.verify import verify_chain
 from engine.persistence.models import CaseEvent
 
 FORMAT = "serviceflow-audit-pack/1"

@@ -106,6 +106,13 @@ def _first_chain_break(events: list[Any]) -> tuple[str, int, dict] | None:
     return None
 
 
+def verify_chain(events: Iterable[Any]) -> int | None:
+    """The first event of a chain alone (no case row, no stored state: an audit pack offline) that
+    does not verify, or None when all do."""
+    found = _first_chain_break(list(events))
+    return None if found is None else found[1]
+
+
 def _failing(events: list[Any]) -> frozenset[int]:
     return frozenset(e.seq for e in events if event_hash(e) != e.hash)
 

@@ -356,9 +356,12 @@ def _migrate_one(ctx: EngineContext, actor: Actor, migration_id: int, case_id: i
                                  status=NOT_MIGRATED, reason=attempt.reason)
         if attempt.can_migrate:
             saved_state, saved_rows = _stored(uow, case.id)
-            _put_on(ctx, uow, case, target, attempt.skeleton, attempt.rows, actor)
+            # Recorded before the move so that the move's save seals it with the state it leaves;
+            # it already names the version the case moves to.
             event = audit.record(case, "case_migrated", actor,
                                  _event_data(migration_id, old, target, _verdict_text(target)))
+            event.version_hash = target.content_hash
+            _put_on(ctx, uow, case, target, attempt.skeleton, attempt.rows, actor)
             item.status, item.event_seq = MIGRATED, event.seq
             item.saved_state, item.saved_tasks = saved_state, [list(r) for r in saved_rows]
         uow.session.add(item)
@@ -461,10 +464,11 @@ def _revert_one(ctx: EngineContext, actor: Actor, migration_id: int, case_id: in
             return RevertOutcome(case_id, False, reason)
         moved_to, back_to = case.version, uow.session.get(ProcessVersion, item.from_version_id)
         rows = [(task_id, key, text) for task_id, key, text in item.saved_tasks or []]
-        _put_on(ctx, uow, case, back_to, item.saved_state or "", rows, actor)
-        audit.record(case, "migration_reverted", actor, {
+        reverted = audit.record(case, "migration_reverted", actor, {
             "migration_id": migration_id, "from_version_id": moved_to.id, "to_version_id": back_to.id,
             "from_version": moved_to.version, "to_version": back_to.version})
+        reverted.version_hash = back_to.content_hash
+        _put_on(ctx, uow, case, back_to, item.saved_state or "", rows, actor)
         item.status = REVERTED
         uow.commit()
         return RevertOutcome(case_id, True, f"Back on version {back_to.version}")
