@@ -106,6 +106,31 @@ def _models_import(args: argparse.Namespace) -> int:
     return 1 if view.has_errors else 0
 
 
+def _audit_replay(args: argparse.Namespace) -> int:
+    """Replay CASE (or every case) and print each verdict; exit status 1 on any divergence or an
+    unknown case."""
+    from engine.services.replay import replay_all, replay_one
+
+    ctx = build_context()
+    if args.all == (args.case is not None):
+        print("serviceflow: give a case id or --all", file=sys.stderr)
+        return 2
+    reports = replay_all(ctx) if args.all else [replay_one(ctx, args.case)]
+    failed = False
+    for report in reports:
+        if report is None:
+            print(f"case {args.case}: no such case", file=sys.stderr)
+            failed = True
+        elif report.identical:
+            print(f"case {report.case_id}: identical ({report.steps} steps)")
+        else:
+            failed = True
+            d = report.divergence
+            print(f"case {report.case_id}: DIVERGES at step {d.step} (event {d.seq}): {d.what}: "
+                  f"recorded {d.recorded!r}, replayed {d.replayed!r}")
+    return 1 if failed else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serviceflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
     import_model.add_argument("--as", dest="as_user", default="owner1", help="the process owner preparing it")
     import_model.add_argument("--note", default="", help="the change note")
     import_model.set_defaults(func=_models_import)
+    audit = sub.add_parser("audit", help="check case histories")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    replay = audit_sub.add_parser("replay", help="rebuild cases from their recorded inputs and compare; "
+                                  "exit status 1 on any divergence")
+    replay.add_argument("case", type=int, nargs="?")
+    replay.add_argument("--all", action="store_true", help="every case")
+    replay.set_defaults(func=_audit_replay)
     return parser
 
 

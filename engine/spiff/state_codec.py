@@ -183,3 +183,11 @@ def dump_state(workflow: BpmnWorkflow) -> str:
     finally:
         serializer.registry._encoder_mode = False
     return json.dumps(dct, cls=serializer._encoder_cls, sort_keys=True, separators=(",", ":"))
+
+
+def rebase(workflow: BpmnWorkflow, spec: Any, subprocess_specs: dict, script_engine: Any) -> BpmnWorkflow:
+    """The same workflow, task for task, on other specs (a case moved to another version of its
+    process): written out whole and read back onto ``spec``."""
+    rebased = _serializer().from_dict(json.loads(dump_state(workflow)), spec=spec, subprocess_specs=subprocess_specs)
+    rebased.script_engine = script_engine
+    return rebased
