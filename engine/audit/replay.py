@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -99,6 +100,10 @@ class OpenTask:
     element_id: str
     title: str
     department: str | None
+    file: str  # the BPMN file of the version that holds the element
+
+
+Element = tuple[str, str]  # (BPMN file, element id): called processes live in their own files
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,12 @@ class Snapshot:
     element_id: str | None
     data: dict
     open_tasks: list[OpenTask]
-    waiting: list[str]  # element ids of the timers and messages the case waits for
-    done: dict[str, int]  # element id -> times completed so far (loops count each iteration)
-    done_now: list[str]  # element ids completed during this step, in order
+    waiting: list[Element]  # the timers and messages the case waits for
+    done: dict[Element, int]  # times each element completed so far (loops count each iteration)
+    done_now: list[Element]  # the elements completed during this step, in order
     process_id: str
     status: str
+    submitted: dict = field(default_factory=dict)  # what came in: the form data, the message payload
 
 
 @dataclass
@@ -212,7 +218,7 @@ class Replayer:
         self.to_recorded: dict[str, str] = {}
         self.open: dict[str, ReadyTask] = {}
         self.error: str | None = None
-        self.done: Counter[str] = Counter()
+        self.done: Counter[Element] = Counter()
         self.reached: dict[str, timedelta] = {}  # timer task -> how long the step that reached it took
         self.report = ReplayReport()
 
@@ -352,9 +358,7 @@ class Replayer:
         if target is None:
             self._diverge(step, "the version the case migrated to is not stored", event.data.get("to_version_id"),
                           None)
-        workflow = state_codec.rebase(self.runtime.workflow, target.spec, target.subprocess_specs,
-                                      self.script_engine)
-        self.runtime = CaseRuntime(target, workflow)
+        self.runtime = move_to_version(self.runtime, target, self.script_engine)
         self.process = target
 
     def _pair(self, recorded: str, replayed: str) -> None:
@@ -461,31 +465,82 @@ class Replayer:
                               for t in self.runtime.ready_tasks(self.departments))
         if kept_ready != replay_ready and self.error is None:
             self._diverge(step, "stored ready tasks (case_states, case_tasks)", kept_ready, replay_ready, seq=seq)
-        kept_waits = sorted(t.element_id for t in kept.pending_timers()) + sorted(
-            w.element_id for w in kept.waiting_messages())
-        replay_waits = sorted(t.element_id for t in self.runtime.pending_timers()) + sorted(
-            w.element_id for w in self.runtime.waiting_messages())
-        if kept_waits != replay_waits and self.error is None:
-            self._diverge(step, "stored waits (case_states, case_tasks)", kept_waits, replay_waits, seq=seq)
+        kept_live, replay_live = _live_tasks(kept), _live_tasks(self.runtime)
+        if kept_live != replay_live:
+            differing = next((pair for pair in zip(kept_live, replay_live, strict=False) if pair[0] != pair[1]),
+                             (kept_live[len(replay_live):], replay_live[len(kept_live):]))
+            self._diverge(step, "stored workflow tasks (case_states, case_tasks)", differing[0], differing[1],
+                          seq=seq)
 
     # -- snapshots for stepping through the history --
 
     def _snapshot(self, step: _Step, data: dict) -> None:
-        done_now = [] if self.runtime is None else list(_completed_since_last(self.runtime))
+        runtime = self.runtime
+        done_now = [] if runtime is None else list(_completed_since_last(runtime))
         self.done.update(done_now)
         status = "error" if self.error is not None else (
-            "completed" if self.runtime is not None and self.runtime.is_completed else "running")
-        waiting = [] if self.runtime is None or self.error is not None else sorted(
-            {t.element_id for t in self.runtime.pending_timers()}
-            | {w.element_id for w in self.runtime.waiting_messages()})
+            "completed" if runtime is not None and runtime.is_completed else "running")
+        waiting: list[Element] = []
+        open_tasks: list[OpenTask] = []
+        if runtime is not None and self.error is None:
+            waits = [t.task_id for t in runtime.pending_timers()] + [w.task_id for w in runtime.waiting_messages()]
+            waiting = sorted({_element_of(runtime, task_id) for task_id in waits})
+            open_tasks = [OpenTask(self.to_recorded.get(t.id, t.id), t.element_id, t.title, t.department,
+                                   _element_of(runtime, t.id)[0]) for t in self.open.values()]
         self.report.snapshots.append(Snapshot(
             step=step.number, seq=step.first.seq, type=step.first.type, at=step.first.at,
-            element_id=step.first.element_id, data=data,
-            open_tasks=[OpenTask(self.to_recorded.get(t.id, t.id), t.element_id, t.title, t.department)
-                        for t in self.open.values()],
-            waiting=waiting, done=dict(self.done), done_now=done_now,
+            element_id=step.first.element_id, data=data, open_tasks=open_tasks, waiting=waiting,
+            done=dict(self.done), done_now=done_now,
             process_id=self.process.process_id if self.process else "", status=status,
+            submitted=_submitted(step),
         ))
+
+
+def _submitted(step: _Step) -> dict:
+    first = step.first
+    if first.type == "task_completed":
+        return first.data
+    caught = next((e for e in step.inputs if e.type == "message_received"), None)
+    if caught is not None:
+        return caught.data.get("payload") or {}
+    return first.data.get("data") or {} if first.type == "case_started" else {}
+
+
+def _element_of(runtime: CaseRuntime, task_id: str) -> Element:
+    task = runtime.workflow.get_task_from_id(UUID(task_id))
+    return (getattr(task.workflow.spec, "file", "") or "", _bpmn_id(task.task_spec))
+
+
+def _bpmn_id(spec: Any) -> str:
+    return getattr(spec, "bpmn_id", None) or spec.name
+
+
+def move_to_version(runtime: CaseRuntime, target: ParsedProcess, script_engine: Any) -> CaseRuntime:
+    """The case's workflow on ``target``'s specs: what has happened stays as it was; the paths
+    predicted from each task that is ready or waiting are dropped, and predicted again from the new
+    version's flows once on it, so that the case continues as the new version says."""
+    holders = _prune_predictions(runtime.workflow)
+    workflow = state_codec.rebase(runtime.workflow, target.spec, target.subprocess_specs, script_engine)
+    for each in [workflow, *workflow.subprocesses.values()]:
+        for task_id in holders:
+            task = each.tasks.get(task_id)
+            if task is not None:
+                task.task_spec._predict(task, mask=TaskState.NOT_FINISHED_MASK)
+    return CaseRuntime(target, workflow)
+
+
+def _prune_predictions(workflow: Any) -> list[Any]:
+    """Remove what the current specs predict after each ready or waiting task; their ids."""
+    holders = []
+    for each in [workflow, *workflow.subprocesses.values()]:
+        for task in list(task_index.live_tasks(each)):
+            if task.id not in each.tasks or not task.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+                continue
+            holders.append(task.id)
+            for child in list(task.children):
+                if child.state & (TaskState.PREDICTED_MASK | TaskState.FUTURE):
+                    each._remove_task(child.id)
+    return holders
 
 
 def outcome(runtime: CaseRuntime) -> str:
@@ -496,16 +551,23 @@ def outcome(runtime: CaseRuntime) -> str:
     return ""
 
 
-def _completed_since_last(runtime: CaseRuntime) -> Iterator[str]:
+def _completed_since_last(runtime: CaseRuntime) -> Iterator[Element]:
     """The BPMN elements whose tasks completed since the last call (the task index's record of
     changes, which the replay's throwaway workflow never saves otherwise), in creation order."""
     top = runtime.workflow
     for workflow in [top, *top.subprocesses.values()]:
+        file = getattr(workflow.spec, "file", "") or ""
         for task in task_index.changed_tasks(workflow):
-            spec = task.task_spec
-            if task.state == TaskState.COMPLETED and getattr(spec, "bpmn_id", None):
-                yield spec.bpmn_id
+            if task.state == TaskState.COMPLETED and getattr(task.task_spec, "bpmn_id", None):
+                yield file, task.task_spec.bpmn_id
     task_index.saved(top)
+
+
+def _live_tasks(runtime: CaseRuntime) -> list[tuple[str, str, str, str]]:
+    """Every unfinished task of a case (subprocesses included) with its state and data, in an
+    order that does not depend on task ids: what a stored state and a replay must agree on."""
+    return sorted((task.workflow.spec.name, task.task_spec.name, TaskState.get_name(task.state),
+                   canonical_json(jsonable(task.data))) for task in runtime._live())
 
 
 def _diff(mine: Any, other: Any) -> Any:

@@ -57,6 +57,41 @@ def replay_case(ctx: EngineContext, actor: Actor, case_id: int, keep_snapshots: 
         return _replay(ctx, uow.session, case, keep_snapshots)
 
 
+@dataclass(frozen=True)
+class CaseSteps:
+    """A case's history as the replay rebuilt it, step by step, with the diagrams of its pinned
+    version (BPMN file -> XML) and which processes each file holds (for opening a called one)."""
+
+    case_id: int
+    title: str
+    main_file: str
+    diagrams: dict[str, str]
+    processes: dict[str, str]  # BPMN process id -> the file that holds it
+    names: dict[str, dict[str, str]]  # file -> element id -> its name in the diagram
+    snapshots: list[audit_replay.Snapshot]
+    divergence: audit_replay.Divergence | None
+
+
+def case_steps(ctx: EngineContext, actor: Actor, case_id: int) -> CaseSteps:
+    """The step-through of a case for whoever may read it (NotFound otherwise): the state after
+    each recorded step, from a replay; a replay that diverges stops the steps where it does."""
+    with ctx.unit_of_work(readonly=True) as uow:
+        case = visibility.readable_case(uow.session, actor, case_id)
+        replayed = _replay(ctx, uow.session, case, True)
+        process = ctx.process(case.version)
+        specs = {process.spec.name: process.spec, **process.subprocess_specs}
+        files = {name: getattr(spec, "file", "") for name, spec in specs.items()}
+        diagrams = {f.path: f.content for f in case.version.files if f.path.endswith(".bpmn")}
+        names: dict[str, dict[str, str]] = {}
+        for name, spec in specs.items():
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None):
+                    names.setdefault(files[name], {})[task_spec.bpmn_id] = task_spec.bpmn_name or task_spec.bpmn_id
+        return CaseSteps(case.id, case.title, files.get(process.spec.name, ""), diagrams,
+                         {name: path for name, path in files.items() if path in diagrams}, names,
+                         replayed.snapshots, replayed.divergence)
+
+
 def replay_all(ctx: EngineContext) -> Iterator[CaseReplay]:
     """Replay every case, oldest first, one read-only transaction each (the command line's
     ``audit replay --all``, run by whoever holds the server's configuration)."""

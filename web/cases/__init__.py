@@ -16,7 +16,7 @@ from flask_login import login_required
 
 from engine.definitions.forms import FormDefinition
 from engine.errors import NotFound
-from engine.services import cases, processes
+from engine.services import cases, processes, replay
 from engine.services.actors import Actor
 from engine.services.cases import CaseView, EventView
 from engine.services.records import RecordView, case_records
@@ -174,7 +174,7 @@ def detail(case_id: int) -> ResponseReturnValue:
         "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
         show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data), events=rows,
         broken=broken, short_hash=case.version_hash[:SHORT_HASH],
-        open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
+        open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks], may_replay=replay.may_replay(who),
     )
 
 
