@@ -171,18 +171,22 @@ def steps_of(events: Sequence[RecordedEvent]) -> list[_Step]:
             steps.append(_Step(len(steps) + 1, [event]))
         elif current is not None:
             (current.inputs if event.type in INPUTS else current.outputs).append(event)
-        elif event.type not in AFTER_STEP:
-            continue
     return steps
 
 
 def _joins(current: _Step | None, event: RecordedEvent) -> bool:
-    if current is None or current.outputs:
+    """Whether an input event belongs to the step before it: a message start's own message (also
+    when the start failed and it was recorded after the failure), or a timer the same worker round
+    fired."""
+    if current is None:
         return False
     first = current.first
-    if event.type == "timer_fired" and first.type == "timer_fired":
-        return event.data.get("clock") == first.data.get("clock")
-    return event.type == "message_received" and first.type == "case_started" and bool(first.data.get("message"))
+    if event.type == "message_received" and first.type == "case_started" and first.data.get("message"):
+        return len(current.inputs) == 1
+    if current.outputs:
+        return False
+    return event.type == "timer_fired" and first.type == "timer_fired" and (
+        event.data.get("clock") == first.data.get("clock"))
 
 
 def data_hash(data: dict) -> str:
@@ -240,6 +244,9 @@ class Replayer:
     def _diverge(self, step: _Step, what: str, recorded: Any, replayed: Any, seq: int | None = None) -> None:
         raise _Diverged(Divergence(step.number, seq if seq is not None else step.first.seq, what,
                                    recorded, replayed))
+
+    def _diverge_at(self, number: int, seq: int | None, what: str, recorded: Any, replayed: Any) -> None:
+        raise _Diverged(Divergence(number, seq, what, recorded, replayed))
 
     def _step(self, step: _Step) -> None:
         first = step.first
@@ -431,46 +438,52 @@ class Replayer:
                     self._diverge(step, f"variable {name} after the event", value, after.get(name), seq=event.seq)
 
     def _note_timers(self, step: _Step) -> None:
-        """When each pending timer was first seen: its step's duration bounds its due time's drift."""
+        """How far each pending timer's recorded due time may lie after the replayed one: the
+        original run reached (or re-armed) it a moment after the step's recorded start, at most
+        the longest step it was pending through."""
         for timer in self.runtime.pending_timers():
-            self.reached.setdefault(timer.task_id, step.end_at - step.first.at)
+            took = step.end_at - step.first.at
+            self.reached[timer.task_id] = max(self.reached.get(timer.task_id, took), took)
 
     # -- the stored case after the last step --
 
+    def _status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "completed" if self.runtime is not None and self.runtime.is_completed else "running"
+
     def _compare_stored(self, stored: StoredCase, step_number: int, seq: int | None) -> None:
-        step = _Step(step_number, [RecordedEvent(seq or 0, "", datetime.min, None, None, {}, "")])
+        """The stored row, inbox and workflow state against the replay after its last step: an
+        edit of any of them shows here, at the last step (the history holds nothing later)."""
+        def diverge(what: str, recorded: Any, replayed: Any) -> None:
+            self._diverge_at(step_number, seq, what, recorded, replayed)
+
         replayed = jsonable(self._data())
-        status = "error" if self.error is not None else (
-            "completed" if self.runtime is not None and self.runtime.is_completed else "running")
-        if stored.status not in {status, "cancelled"}:
-            self._diverge(step, "stored case status", stored.status, status, seq=seq)
+        if stored.status not in {self._status(), "cancelled"}:
+            diverge("stored case status", stored.status, self._status())
         if stored.data != replayed:
-            self._diverge(step, "stored case data (cases.data)", _diff(stored.data, replayed),
-                          _diff(replayed, stored.data), seq=seq)
+            diverge("stored case data (cases.data)", _diff(stored.data, replayed), _diff(replayed, stored.data))
         open_ids = frozenset(self.to_recorded.get(t, t) for t in self.open) if self.error is None else frozenset()
         if stored.open_task_ids != open_ids:
-            self._diverge(step, "stored open tasks (work_items)", sorted(stored.open_task_ids), sorted(open_ids),
-                          seq=seq)
+            diverge("stored open tasks (work_items)", sorted(stored.open_task_ids), sorted(open_ids))
         if stored.unreadable:
-            self._diverge(step, "stored workflow state (case_states, case_tasks)", stored.unreadable,
-                          "readable", seq=seq)
+            diverge("stored workflow state (case_states, case_tasks)", stored.unreadable, "readable")
         if stored.runtime is None or self.runtime is None:
             return
         kept = stored.runtime
         if jsonable(kept.data) != replayed:
-            self._diverge(step, "stored workflow data (case_states, case_tasks)", _diff(jsonable(kept.data), replayed),
-                          _diff(replayed, jsonable(kept.data)), seq=seq)
+            diverge("stored workflow data (case_states, case_tasks)", _diff(jsonable(kept.data), replayed),
+                    _diff(replayed, jsonable(kept.data)))
         kept_ready = sorted((t.id, t.element_id) for t in kept.ready_tasks(self.departments))
         replay_ready = sorted((self.to_recorded.get(t.id, t.id), t.element_id)
                               for t in self.runtime.ready_tasks(self.departments))
         if kept_ready != replay_ready and self.error is None:
-            self._diverge(step, "stored ready tasks (case_states, case_tasks)", kept_ready, replay_ready, seq=seq)
+            diverge("stored ready tasks (case_states, case_tasks)", kept_ready, replay_ready)
         kept_live, replay_live = _live_tasks(kept), _live_tasks(self.runtime)
         if kept_live != replay_live:
             differing = next((pair for pair in zip(kept_live, replay_live, strict=False) if pair[0] != pair[1]),
                              (kept_live[len(replay_live):], replay_live[len(kept_live):]))
-            self._diverge(step, "stored workflow tasks (case_states, case_tasks)", differing[0], differing[1],
-                          seq=seq)
+            diverge("stored workflow tasks (case_states, case_tasks)", differing[0], differing[1])
 
     # -- snapshots for stepping through the history --
 
@@ -478,8 +491,7 @@ class Replayer:
         runtime = self.runtime
         done_now = [] if runtime is None else list(_completed_since_last(runtime))
         self.done.update(done_now)
-        status = "error" if self.error is not None else (
-            "completed" if runtime is not None and runtime.is_completed else "running")
+        status = self._status()
         waiting: list[Element] = []
         open_tasks: list[OpenTask] = []
         if runtime is not None and self.error is None:
@@ -566,8 +578,10 @@ def _completed_since_last(runtime: CaseRuntime) -> Iterator[Element]:
 def _live_tasks(runtime: CaseRuntime) -> list[tuple[str, str, str, str]]:
     """Every unfinished task of a case (subprocesses included) with its state and data, in an
     order that does not depend on task ids: what a stored state and a replay must agree on."""
+    top = runtime.workflow
     return sorted((task.workflow.spec.name, task.task_spec.name, TaskState.get_name(task.state),
-                   canonical_json(jsonable(task.data))) for task in runtime._live())
+                   canonical_json(jsonable(task.data)))
+                  for workflow in [top, *top.subprocesses.values()] for task in task_index.live_tasks(workflow))
 
 
 def _diff(mine: Any, other: Any) -> Any:

@@ -12,6 +12,7 @@ from engine.audit import replay as audit_replay
 from engine.errors import Forbidden
 from engine.persistence.models import Case, CaseEvent, CaseTask, WorkItem
 from engine.services import cases, replay
+from engine.services.scheduler import fire_due_timers
 from tests.factories import actor, complete
 from tests.integration.test_after_sales_paths import ANALYSIS, CONTAIN, FEEDBACK
 from web.cli import main as cli
@@ -179,3 +180,29 @@ def test_the_command_exits_non_zero_on_any_divergence(ctx, db_url, tmp_path, mon
     assert f"case {second}: DIVERGES at step 4" in capsys.readouterr().out
     assert cli(["audit", "replay", "999999"]) == 1
     assert cli(["audit", "replay"]) == 2
+
+
+def test_timers_fire_in_the_replay_at_their_recorded_moments_and_a_moved_due_time_is_reported(ctx):
+    from tests.factories import clock_at
+    from tests.integration import test_capa_deadlines as capa
+
+    with clock_at(capa.T0) as at:
+        case_id = capa._tracking(ctx)
+        at.now = capa.REMINDER + capa.SECOND
+        assert fire_due_timers(ctx) == 1
+    report = replay.replay_case(ctx, actor(ctx, "auditor1"), case_id, keep_snapshots=True)
+    assert report.identical, report.as_json()
+    [fired] = [s for s in report.snapshots if s.type == "timer_fired"]
+    assert fired.at == capa.REMINDER + capa.SECOND  # the worker's moment, not the replay's
+    with ctx.unit_of_work(readonly=True) as uow:
+        event = uow.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case_id,
+                                                           CaseEvent.type == "timer_fired"))
+        seq, data = event.seq, event.data
+    _write(ctx, update(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == seq)
+           .values(data={**data, "due": "2026-12-01T09:00:00+00:00"}))
+    divergence = _replayed(ctx, case_id).divergence
+    assert divergence is not None
+    assert (divergence.step, divergence.seq) == (fired.step, seq)
+    assert divergence.what.startswith("due time of timer")
+    assert divergence.recorded == "2026-12-01T09:00:00+00:00"
+    assert divergence.replayed == capa.REMINDER.isoformat() + "+00:00"
