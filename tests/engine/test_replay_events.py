@@ -106,3 +106,13 @@ def test_a_migration_reverted_switches_back(versions, script_engine):
     assert report.snapshots[-1].status == "completed"
     done = report.snapshots[-1].done
     assert done[("workflows/p.bpmn", "ask")] == 1 and ("workflows/p.bpmn", "check") not in done
+
+
+def test_a_script_stopped_by_a_sandbox_limit_is_the_same_failure_whichever_limit_stopped_it():
+    from engine.audit.replay import same_failure
+
+    cpu = "Compute (script): Script stopped: it used more than 1 s of CPU time"
+    wall = "Compute (script): Script stopped: it did not finish within 5 s"
+    assert same_failure(cpu, wall)
+    assert not same_failure(cpu, "Other (other): Script stopped: it did not finish within 5 s")
+    assert not same_failure(cpu, "Compute (script): NameError: name 'x' is not defined")

@@ -11,7 +11,7 @@ import pytest
 from engine.services.replay import replay_all
 
 WALKS = re.compile(r"(^|\.)test_\w+_(paths|deadlines)$|(^|\.)test_(messages|event_gateway_timers|timers_scheduled|"
-                   r"scheduled_starts|centre_intake|called_procedures_standalone|worker)$")
+                   r"scheduled_starts|centre_intake|called_procedures_standalone|worker|failures|hostile_scripts|message_senders|who_may_start|notifications)$")
 
 
 @pytest.fixture(autouse=True)
