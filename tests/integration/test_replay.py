@@ -206,3 +206,12 @@ def test_timers_fire_in_the_replay_at_their_recorded_moments_and_a_moved_due_tim
     assert divergence.what.startswith("due time of timer")
     assert divergence.recorded == "2026-12-01T09:00:00+00:00"
     assert divergence.replayed == capa.REMINDER.isoformat() + "+00:00"
+
+
+def test_an_event_whose_data_was_replaced_by_something_else_is_reported_not_raised(ctx):
+    case_id = _feedback_case(ctx)
+    _write(ctx, update(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == 1).values(data=["x"]))
+    divergence = _replayed(ctx, case_id).divergence
+    assert divergence is not None and (divergence.step, divergence.seq) == (1, 1)
+    assert divergence.what == "the recorded step cannot be replayed"
+    assert divergence.recorded.startswith("AttributeError")
