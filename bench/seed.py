@@ -24,9 +24,10 @@ SEED_DEPARTMENT = "sales"
 COPIED_TABLES = ("cases", "case_states", "case_tasks", "work_items", "case_events", "case_participants")
 
 
-def start_cases(url: str, count: int, process_id: str = LIFECYCLE) -> list[int]:
-    """``count`` cases started through ``engine.services.cases.start_case``, as sales1; a
-    lifecycle case waits at Step 1 in the sales inbox. Returns their ids, ascending."""
+def start_cases(url: str, count: int, process_id: str = LIFECYCLE, user: str = SEED_USER) -> list[int]:
+    """``count`` cases started through ``engine.services.cases.start_case``, as ``user`` (one the
+    process's start lane admits: sales1 for a lifecycle case, which waits at Step 1 in the sales
+    inbox). Returns their ids, ascending."""
     from engine.config import Settings
     from engine.context import build_context
     from engine.services.cases import start_case
@@ -36,7 +37,7 @@ def start_cases(url: str, count: int, process_id: str = LIFECYCLE) -> list[int]:
                         runtime_cache_size=0)
     ctx = build_context(settings)
     try:
-        actor = find_actor(ctx, SEED_USER)
+        actor = find_actor(ctx, user)
         data = [{"customer": f"Bench customer {n % 100}"} for n in range(count)]
         return sorted(start_case(ctx, actor, process_id, d).id for d in data)
     finally:

@@ -23,6 +23,7 @@ from bench import seed
 from bench.server import Backend, peak_rss_mib, running_workers
 
 TIMER = "bench_timer"
+TIMER_STARTER = "prod1"  # its start lane is production (startableBy defaults to the start lanes)
 TIMER_DURATION_S = 1.0
 WORKER_POLL_S = 0.2
 FIRE_TIMEOUT_S = 900.0
@@ -61,7 +62,7 @@ def fire_batch(backend: Backend, cases: int, workers: int,
     ``watch(fn, pids)`` runs the measurement (the caller adds CPU figures)."""
     url = backend.url
     started = time.perf_counter()
-    ids = seed.start_cases(url, cases, TIMER)
+    ids = seed.start_cases(url, cases, TIMER, TIMER_STARTER)
     seed_s = time.perf_counter() - started
     if ids != list(range(ids[0], ids[0] + cases)):
         raise RuntimeError("the timer cases' ids are not consecutive: something else started cases")
