@@ -12,10 +12,10 @@
   if (!root || !window.BpmnJS) {
     return;
   }
-  var steps = JSON.parse(document.getElementById("case-steps-data").textContent);
-  var processes = JSON.parse(document.getElementById("case-steps-processes").textContent);
-  var texts = JSON.parse(document.getElementById("case-steps-texts").textContent);
-  var names = JSON.parse(document.getElementById("case-steps-names").textContent);
+  var steps = JSON.parse(root.getAttribute("data-steps"));
+  var processes = JSON.parse(root.getAttribute("data-processes"));
+  var texts = JSON.parse(root.getAttribute("data-texts"));
+  var names = JSON.parse(root.getAttribute("data-names"));
   var MARKERS = ["step-done", "step-now", "step-open", "step-waiting"];
   var OVERLAY = "case-steps-count";
   var viewers = {};
