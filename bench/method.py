@@ -67,7 +67,10 @@ def _history_item(results: dict[str, Any]) -> str:
         "(again=true until the last) by one client. The figure at #N is the median of "
         f"{cfg['history_window']} consecutive completions around #N ({windows}; the very last completion, "
         "again=false, also ends the case). The server keeps the live "
-        "workflow between requests (its runtime cache), as it does in production."
+        "workflow between requests (its runtime cache), as it does in production. Then the finished case is "
+        "replayed once through `GET /api/v1/cases/ID/replay` as `auditor1` (its own token): every recorded "
+        "step run again in a fresh workflow of the pinned version and compared with the record; the time is "
+        "from sending the request to reading the verdict's last byte, and the verdict must be identical."
     )
 
 

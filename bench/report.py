@@ -29,6 +29,8 @@ GOAL_CHECKPOINT_S = 60.0
 GOAL_CHECKPOINT_CASES = 100_000
 GOAL_VERIFY_CASES = 100_000
 GOAL_VERIFY_S = 60.0
+GOAL_REPLAY_S = 10.0
+GOAL_REPLAY_ITERATIONS = 1000
 PEER = "spiff-arena (same engine, same machine class)"
 PEER_CASES_PER_S = 3.1
 PEER_COMPLETION_MS = 50.0
@@ -126,6 +128,8 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
             lambda b, p=point: _ms(b["history"]["points"][p]["median_ms"]))
     row("Loop #last / #1",
         lambda b: f"{b['history']['ratio_last_first']:.2f}× (#{b['history']['last_checkpoint']} / #1)")
+    row(f"Replay of the loop case ({cfg['history_iterations']:,} iterations, GET /cases/ID/replay)",
+        lambda b: f"{b['history']['replay_s']:.2f} s ({b['history']['replay_steps']:,} steps, identical)")
     for size in first["inbox"]:
         row(f"Inbox at {int(size):,} open cases, median / p95", lambda b, s=size: _spread(b["inbox"][s]))
     if "checkpoint" in first:
@@ -268,6 +272,16 @@ def _loop_target(title: str, hist: dict[str, Any]) -> list[str]:
     return [f"Loop #1000 ≤ {GOAL_HISTORY_RATIO}× #1", title, value, PEER_LOOP, verdict]
 
 
+def _replay_target(title: str, hist: dict[str, Any]) -> list[str]:
+    value = f"{hist['replay_s']:.2f} s ({hist['iterations']:,} iterations)"
+    if hist["iterations"] >= GOAL_REPLAY_ITERATIONS:
+        verdict = _verdict(hist["replay_s"] < GOAL_REPLAY_S) + _busy(hist)
+    else:
+        verdict = f"not measured (this run's loop has {hist['iterations']:,} iterations)"
+    return [f"Replay of the {GOAL_REPLAY_ITERATIONS:,}-iteration loop case < {GOAL_REPLAY_S:.0f} s", title, value,
+            "—", verdict]
+
+
 def _inbox_target(title: str, inbox: dict[str, Any]) -> list[str]:
     largest = max(inbox, key=int)
     if int(largest) >= GOAL_INBOX_ROWS:
@@ -285,6 +299,8 @@ def _target_rows(results: dict[str, Any]) -> list[list[str]]:
         rows += _throughput_targets(name, b, results["config"]["concurrency"])
     for name, b in results["backends"].items():
         rows.append(_loop_target(BACKEND_TITLES[name], b["history"]))
+    for name, b in results["backends"].items():
+        rows.append(_replay_target(BACKEND_TITLES[name], b["history"]))
     for name, b in results["backends"].items():
         rows.append(_inbox_target(BACKEND_TITLES[name], b["inbox"]))
     for name, b in results["backends"].items():

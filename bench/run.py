@@ -139,6 +139,7 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
         log(f"{name}: setup --demo")
         serviceflow(backend, "setup", "--demo")
         token = serviceflow(backend, "token", "create", "sales1").strip()
+        auditor_token = serviceflow(backend, "token", "create", "auditor1").strip()
         result: dict[str, Any] = {"database": database_version(backend.url)}
         with running_server(backend, cfg.server_threads, cfg.server_workers) as server:
             log(f"{name}: server on port {server.port}; lifecycle x{cfg.lifecycle_cases}")
@@ -146,10 +147,12 @@ def run_backend(name: str, cfg: Config, engine_cases_per_s: float) -> dict[str, 
             result["http_engine_ratio"] = result["lifecycle"]["cases_per_s"] / engine_cases_per_s
             settle_database(backend.url)
             log(f"{name}: history x{cfg.history_iterations}")
-            result["history"] = watched(lambda: workloads.history(server.port, token, cfg.history_iterations),
-                                        cfg, server.process.pid)
+            result["history"] = watched(
+                lambda: workloads.history(server.port, token, cfg.history_iterations, auditor_token),
+                cfg, server.process.pid)
             points = result["history"]["points"]
             log("  " + ", ".join(f"#{p} {v['median_ms']:.1f} ms" for p, v in points.items()))
+            log(f"  replay of the loop case: {result['history']['replay_s']:.2f} s")
             log(f"{name}: inbox {', '.join(f'{s:,}' for s in cfg.inbox_sizes)}")
             result["inbox"] = inbox_workload(backend, server, token, cfg)
         settle_database(backend.url)

@@ -154,8 +154,10 @@ def _window(count: int, checkpoint: int) -> range:
     return range(first, min(first + HISTORY_WINDOW, count + 1))
 
 
-def history(port: int, token: str, iterations: int) -> dict[str, Any]:
-    """One ``bench_loop`` case whose task is completed ``iterations`` times by one client."""
+def history(port: int, token: str, iterations: int, auditor_token: str) -> dict[str, Any]:
+    """One ``bench_loop`` case whose task is completed ``iterations`` times by one client, then
+    replayed from its history by an auditor (``GET /api/v1/cases/ID/replay``, which must answer
+    identical)."""
     client = ApiClient(port, token)
     try:
         view, _ = client.call("POST", "/api/v1/cases", {"process": LOOP, "data": {}}, expect=201)
@@ -170,6 +172,7 @@ def history(port: int, token: str, iterations: int) -> dict[str, Any]:
         events, _ = client.call("GET", f"/api/v1/cases/{view['id']}/events")
     finally:
         client.close()
+    replayed = _replay(port, auditor_token, view["id"])
     points = {}
     for checkpoint in (c for c in HISTORY_CHECKPOINTS if c <= iterations):
         window = _window(len(latencies), checkpoint)
@@ -180,8 +183,20 @@ def history(port: int, token: str, iterations: int) -> dict[str, Any]:
         "iterations": iterations, "window": HISTORY_WINDOW, "points": points,
         "last_checkpoint": int(max(points, key=int)), "ratio_last_first": last / first,
         "events": len(events["events"]), "chain_intact": events["chain_intact"],
-        "latencies_ms": [round(x * 1000, 3) for x in latencies],
+        "latencies_ms": [round(x * 1000, 3) for x in latencies], **replayed,
     }
+
+
+def _replay(port: int, auditor_token: str, case_id: int) -> dict[str, Any]:
+    """The loop case replayed once through the API: its time, from request to the last byte."""
+    client = ApiClient(port, auditor_token)
+    try:
+        verdict, elapsed = client.call("GET", f"/api/v1/cases/{case_id}/replay")
+    finally:
+        client.close()
+    if not verdict["identical"]:
+        raise AssertionError(f"the loop case's replay diverged: {verdict['divergence']}")
+    return {"replay_s": elapsed, "replay_steps": verdict["steps"]}
 
 
 def inbox(port: int, token: str, requests: int, expected_items: int, warmup: int = 10) -> dict[str, Any]:

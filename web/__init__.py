@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.admin import bp as admin_bp
     from web.api import bp as api_bp
     from web.auth import bp as auth_bp
+    from web.case_history import bp as case_history_bp
     from web.cases import bp as cases_bp
     from web.customers import bp as customers_bp
     from web.form_preview import bp as form_preview_bp
@@ -79,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(case_history_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(form_preview_bp)
     app.register_blueprint(procedure_bp)

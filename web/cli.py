@@ -193,6 +193,29 @@ def _audit_verify(args: argparse.Namespace) -> int:
                      on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
     print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
     return 1 if run.failures else 0
+def _audit_replay(args: argparse.Namespace) -> int:
+    """Replay CASE (or every case) and print each verdict; exit status 1 on any divergence or an
+    unknown case."""
+    from engine.services.replay import replay_all, replay_one
+
+    ctx = build_context()
+    if args.all == (args.case is not None):
+        print("serviceflow: give a case id or --all", file=sys.stderr)
+        return 2
+    reports = replay_all(ctx) if args.all else [replay_one(ctx, args.case)]
+    failed = False
+    for report in reports:
+        if report is None:
+            print(f"case {args.case}: no such case", file=sys.stderr)
+            failed = True
+        elif report.identical:
+            print(f"case {report.case_id}: identical ({report.steps} steps)")
+        else:
+            failed = True
+            d = report.divergence
+            print(f"case {report.case_id}: DIVERGES at step {d.step} (event {d.seq}): {d.what}: "
+                  f"recorded {d.recorded!r}, replayed {d.replayed!r}")
+    return 1 if failed else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -268,6 +291,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--process", help="only cases of this process")
     export.add_argument("--since", help="only events from this date on (YYYY-MM-DD)")
     export.set_defaults(func=_audit_export)
+    replay = audit_sub.add_parser("replay", help="rebuild cases from their recorded inputs and compare; "
+                                  "exit status 1 on any divergence")
+    replay.add_argument("case", type=int, nargs="?")
+    replay.add_argument("--all", action="store_true", help="every case")
+    replay.set_defaults(func=_audit_replay)
     return parser
 
 

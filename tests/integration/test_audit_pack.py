@@ -177,7 +177,8 @@ def test_events_after_the_checkpoint_verify_by_their_chain_and_are_named(ctx, ap
     report = verify_pack(api.get(f"/cases/{case_id}/pack", as_="auditor1").data,
                          load_public_key(public_key_pem(ctx).encode(), "test key"))
     assert report.problems == []
-    assert any(n.startswith(f"events {covered + 1}–") and "no signed checkpoint covers them yet" in n for n in report.notes)
+    assert any(n.startswith(f"events {covered + 1}–") and "no signed checkpoint covers them yet" in n
+               for n in report.notes)
 
 
 def test_a_case_no_checkpoint_covers_does_not_verify(ctx, api, tmp_path):

@@ -11,7 +11,18 @@ from flask import Blueprint, Response, g, jsonify, request, send_file
 from engine.audit.event_log import LogFilter
 from engine.audit.exports import ocel_export, xes_export
 from engine.definitions.forms import FormDefinition
-from engine.services import cases, comments, customers, integrity, interventions, messages, processes, tasks, work_items
+from engine.services import (
+    cases,
+    comments,
+    customers,
+    integrity,
+    interventions,
+    messages,
+    processes,
+    replay,
+    tasks,
+    work_items,
+)
 from engine.services.api_tokens import actor_for_token
 from web.api.json_body import json_object
 from web.api.openapi import openapi_document
@@ -113,6 +124,12 @@ def list_cases():  # type: ignore[no-untyped-def]
 def get_case(case_id: int):  # type: ignore[no-untyped-def]
     """One case with its open tasks and their forms."""
     return jsonify(_case_json(cases.get_case(engine(), g.actor, case_id)))
+
+
+@bp.get("/cases/<int:case_id>/replay")
+def replay_case(case_id: int):  # type: ignore[no-untyped-def]
+    """The case rebuilt from its recorded inputs and compared with its record (issue 11 §3)."""
+    return jsonify(replay.replay_case(engine(), g.actor, case_id).as_json())
 
 
 @bp.get("/cases/<int:case_id>/events")

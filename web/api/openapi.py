@@ -209,6 +209,14 @@ def openapi_document() -> dict:
                 "Verify the case's history: chain, case row, data and stored state", {"200": _json(
                     _ref("Verdict"), "The verdict: the first broken event and why, or ok")},
                 params=[CASE_ID], errors=("401", "404"))},
+            "/cases/{case_id}/replay": {"get": _op("Case replayed from its recorded inputs", {"200": _json({
+                "type": "object", "required": ["case_id", "identical", "steps", "divergence"], "properties": {
+                    "case_id": {"type": "integer"}, "identical": {"type": "boolean"},
+                    "steps": {"type": "integer"},
+                    "divergence": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                        "step": {"type": "integer"}, "seq": {"type": ["integer", "null"]},
+                        "what": {"type": "string"}, "recorded": {}, "replayed": {}}}]}}}, "Verdict")},
+                params=[CASE_ID], errors=("401", "403", "404"))},
             "/inbox": {"get": _op("My open tasks", {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks")},
                                   params=PAGING, errors=("401", "422"))},
             "/tasks/{task_id}": {"get": _op("One open task", {"200": _json({"type": "object", "properties": {

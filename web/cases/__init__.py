@@ -17,7 +17,7 @@ from flask_login import login_required
 
 from engine.definitions.forms import FormDefinition
 from engine.errors import NotFound
-from engine.services import case_search, cases, processes
+from engine.services import case_search, cases, processes, replay
 from engine.services.actors import Actor
 from engine.services.cases import CaseView, EventView
 from engine.services.comments import add_comment
@@ -175,6 +175,7 @@ def detail(case_id: int) -> ResponseReturnValue:
         may_comment=not who.reads_only and case.status != "cancelled",
         may_retry=who.is_admin and case.status == "error",
         may_cancel=who.is_admin and case.status in CANCELLABLE,
+        may_replay=replay.may_replay(who),
     )
 
 
