@@ -22,6 +22,7 @@ EXPRESSIONS = {
     "timeCycle": "eval",
     "loopCardinality": "eval",
     "completionCondition": "eval",
+    "loopCondition": "eval",
 }
 
 EXPRESSION_PROPERTIES = {"departmentExpression"}

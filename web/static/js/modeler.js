@@ -176,6 +176,85 @@
     return message;
   }
 
+  /* --- loops and multi-instance ------------------------------------------------------------ */
+
+  function loopOf(bo, type) {
+    return is(bo.loopCharacteristics, type) ? bo.loopCharacteristics : null;
+  }
+
+  function multiInstance(bo) {
+    return loopOf(bo, "bpmn:MultiInstanceLoopCharacteristics");
+  }
+
+  function standardLoop(bo) {
+    return loopOf(bo, "bpmn:StandardLoopCharacteristics");
+  }
+
+  /* A property of the element's loop characteristics: ``read`` and ``write`` convert between the
+     moddle value and the text of the panel's input ("" for none). */
+  function loopField(find, property, read, write) {
+    return {
+      get: function (bo) {
+        var loop = find(bo);
+        return loop && loop.get(property) !== undefined ? read(loop.get(property)) : "";
+      },
+      set: function (element, value) {
+        var loop = find(element.businessObject);
+        if (loop) {
+          var change = {};
+          change[property] = value ? write(value) : undefined;
+          modeling.updateModdleProperties(element, loop, change);
+        }
+      },
+    };
+  }
+
+  function expressionBody(value) { return value ? value.body || "" : ""; }
+  function text(value) { return value === null ? "" : String(value); }
+  /* A boolean of BPMN's (a moddle Boolean) or a foreign attribute such as
+     spiffworkflow:scriptsOnInstances (kept by moddle as the text "true"). */
+  function flag(value) { return value === true || value === "true" ? "true" : ""; }
+  function isTrue() { return true; }
+  function trueText() { return "true"; }
+
+  /* SpiffWorkflow names a multi-instance's collections by variable, where BPMN has a reference to
+     an element: the stand-in element carries the variable's name as its id (see
+     ServiceFlowModdle.keepUnresolvedReferences), and saveXML writes just that. */
+  function variableReference(value) { return value ? value.id || "" : ""; }
+  function newReference(name) { return moddle.create("bpmn:ItemAwareElement", { id: name }); }
+  function variableItem(value) { return value ? value.name || value.id || "" : ""; }
+  function newItem(type) {
+    return function (name) { return moddle.create(type, { id: name, name: name }); };
+  }
+
+  var LOOP_TYPES = {
+    parallel: "bpmn:MultiInstanceLoopCharacteristics",
+    sequential: "bpmn:MultiInstanceLoopCharacteristics",
+    standard: "bpmn:StandardLoopCharacteristics",
+  };
+
+  var loopType = {
+    get: function (bo) {
+      var mi = multiInstance(bo);
+      if (mi) {
+        return mi.isSequential ? "sequential" : "parallel";
+      }
+      return standardLoop(bo) ? "standard" : "";
+    },
+    set: function (element, value) {
+      var bo = element.businessObject;
+      var type = LOOP_TYPES[value];
+      if (type && is(bo.loopCharacteristics, type)) {
+        if (type === LOOP_TYPES.parallel) {
+          modeling.updateModdleProperties(element, bo.loopCharacteristics, { isSequential: value === "sequential" });
+        }
+        return;
+      }
+      var attrs = type === LOOP_TYPES.parallel ? { isSequential: value === "sequential" } : {};
+      modeling.updateProperties(element, { loopCharacteristics: type ? moddle.create(type, attrs) : undefined });
+    },
+  };
+
   var FIELDS = {
     name: attributeField("name"),
     nameZh: propertyField("name:zh"),
@@ -229,6 +308,17 @@
     allowedSenders: propertyField("allowedSenders"),
     calledElement: attributeField("calledElement"),
     calledDecision: bodyField("spiffworkflow:calledDecisionId", "decisionId"),
+    loopType: loopType,
+    loopCollection: loopField(multiInstance, "loopDataInputRef", variableReference, newReference),
+    loopInputItem: loopField(multiInstance, "inputDataItem", variableItem, newItem("bpmn:DataInput")),
+    loopOutputCollection: loopField(multiInstance, "loopDataOutputRef", variableReference, newReference),
+    loopOutputItem: loopField(multiInstance, "outputDataItem", variableItem, newItem("bpmn:DataOutput")),
+    loopCardinality: loopField(multiInstance, "loopCardinality", expressionBody, expression),
+    completionCondition: loopField(multiInstance, "completionCondition", expressionBody, expression),
+    scriptsOnInstances: loopField(multiInstance, "spiffworkflow:scriptsOnInstances", flag, trueText),
+    loopCondition: loopField(standardLoop, "loopCondition", expressionBody, expression),
+    loopMaximum: loopField(standardLoop, "loopMaximum", text, Number),
+    testBefore: loopField(standardLoop, "testBefore", flag, isTrue),
   };
 
   /* The panel sections that apply to an element (data-kinds in the template). */
@@ -251,6 +341,8 @@
     add("messageCatch", Boolean(messageHolder(bo)) && (is(bo, "bpmn:CatchEvent") || is(bo, "bpmn:ReceiveTask")));
     add("callActivity", is(bo, "bpmn:CallActivity"));
     add("businessRuleTask", is(bo, "bpmn:BusinessRuleTask"));
+    add("multiInstance", Boolean(multiInstance(bo)));
+    add("standardLoop", Boolean(standardLoop(bo)));
     return found;
   }
 
@@ -279,15 +371,23 @@
         option.textContent = value;
         input.appendChild(option);
       }
-      input.value = value;
+      if (input.type === "checkbox") {
+        input.checked = value === "true";
+      } else {
+        input.value = value;
+      }
     });
   }
 
   panel.addEventListener("change", function (event) {
     var input = event.target.closest("[data-field]");
     if (input && selected) {
-      FIELDS[input.getAttribute("data-field")].set(selected, input.value.trim() ? input.value : "");
+      var value = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value;
+      FIELDS[input.getAttribute("data-field")].set(selected, value.trim() ? value : "");
       setStatus("unsaved");
+      if (input.hasAttribute("data-shapes-panel")) {
+        render();
+      }
     }
   });
 

@@ -1,0 +1,87 @@
+"""The modeler's properties panel in Chromium for what the loop, due date and process name fields
+write: a process owner sets them on a draft, saves, and the stored BPMN holds them in the form
+SpiffWorkflow and ServiceFlow execute (tests/web/test_modeler_saved_properties.py runs cases on
+such XML)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from engine.context import EngineContext
+from engine.services import models
+from engine.services.users import find_actor
+from tests.browser.test_modeler import BPMN_NS, SPIFF_NS, local_only, open_modeler, save, shape, sign_in, stored
+from tests.model_bundles import zipped
+from tests.web.test_modeler_saved_properties import BPMN, PATH, SCHEMA
+
+pytestmark = pytest.mark.browser
+__all__ = ["local_only"]
+
+
+def draft_id(ctx: EngineContext) -> int:
+    bundle = {PATH: BPMN, "forms/sample-check.schema.json": json.dumps(SCHEMA)}
+    return models.import_bundle(ctx, find_actor(ctx, "owner1"), zipped(bundle), "Sample checks").id
+
+
+def fill(page: Page, label: str, value: str) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(value)
+    field.press("Tab")
+
+
+def test_the_owner_makes_a_user_task_multi_instance_in_the_panel(
+        page: Page, ctx: EngineContext, local_only: list[str]) -> None:
+    model_id = draft_id(ctx)
+    sign_in(page, "owner1")
+    open_modeler(page, model_id, PATH)
+    shape(page, "Task_CheckSample").click()
+    expect(page.get_by_label("Collection (variable holding the items)")).to_be_hidden()
+    page.get_by_label("Repeat", exact=True).select_option("sequential")
+    fill(page, "Collection (variable holding the items)", "samples")
+    fill(page, "Item variable (each instance's item)", "sample")
+    fill(page, "Output collection (variable)", "results")
+    fill(page, "Output item variable (each instance's result)", "result")
+    fill(page, "Completion condition (Python expression: stop early when true)", "result == 'stop'")
+    page.get_by_label("Pre- and post-scripts run on each instance").check()
+    save(page, "saved")
+
+    [task] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}userTask")
+    loop = task.find(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics")
+    assert loop is not None
+    assert loop.get("isSequential") == "true" and loop.get(f"{{{SPIFF_NS}}}scriptsOnInstances") == "true"
+    assert loop.findtext(f"{{{BPMN_NS}}}loopDataInputRef") == "samples"
+    assert loop.findtext(f"{{{BPMN_NS}}}loopDataOutputRef") == "results"
+    assert loop.find(f"{{{BPMN_NS}}}inputDataItem").get("name") == "sample"  # type: ignore[union-attr]
+    assert loop.find(f"{{{BPMN_NS}}}outputDataItem").get("name") == "result"  # type: ignore[union-attr]
+    assert loop.findtext(f"{{{BPMN_NS}}}completionCondition") == "result == 'stop'"
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), model_id).problems == []
+
+    # reopened, the panel shows what was saved; a bad expression is reported at the element
+    open_modeler(page, model_id, PATH)
+    shape(page, "Task_CheckSample").click()
+    expect(page.get_by_label("Repeat", exact=True)).to_have_value("sequential")
+    expect(page.get_by_label("Collection (variable holding the items)")).to_have_value("samples")
+    expect(page.get_by_label("Pre- and post-scripts run on each instance")).to_be_checked()
+    fill(page, "Completion condition (Python expression: stop early when true)", "result ==")
+    save(page, "problems")
+    listed = page.locator("#modeler-problems li[data-element-id='Task_CheckSample']")
+    expect(listed.first).to_contain_text("SyntaxError")
+
+    # a standard loop instead, then none at all
+    page.get_by_label("Repeat", exact=True).select_option("standard")
+    expect(page.get_by_label("Collection (variable holding the items)")).to_be_hidden()
+    fill(page, "Loop condition (Python expression: repeat while true)", "result != 'done'")
+    fill(page, "Maximum repetitions", "5")
+    save(page, "saved")
+    [task] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}userTask")
+    assert task.find(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics") is None
+    standard = task.find(f"{{{BPMN_NS}}}standardLoopCharacteristics")
+    assert standard is not None and standard.get("loopMaximum") == "5"
+    assert standard.findtext(f"{{{BPMN_NS}}}loopCondition") == "result != 'done'"
+    page.get_by_label("Repeat", exact=True).select_option("")
+    save(page, "saved")
+    [task] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}userTask")
+    assert task.find(f"{{{BPMN_NS}}}standardLoopCharacteristics") is None

@@ -1,0 +1,156 @@
+"""What the modeler's properties panel writes, saved through the modeler's own path (POST
+/models/<id>/files) and taken through the sign-offs: the saved XML is validated at the element
+and executed by the cases that start on the published version."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engine.context import EngineContext
+from engine.services import cases, models, tasks
+from engine.services.users import find_actor
+from tests.model_bundles import zipped
+
+PROCESS_ID = "sample_checks"
+PATH = f"workflows/{PROCESS_ID}.bpmn"
+SCHEMA = {"type": "object", "required": ["result"], "properties": {"result": {"type": "string", "title": "Result"}}}
+TASK = """<bpmn:userTask id="Task_CheckSample" name="Check a sample">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="sample-check.schema.json" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>"""
+BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:di="http://www.omg.org/spec/DD/20100524/DI"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs" targetNamespace="test">
+  <bpmn:process id="{PROCESS_ID}" name="Sample checks" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="Lane_QC" name="qc">
+      <bpmn:flowNodeRef>StartEvent_1</bpmn:flowNodeRef><bpmn:flowNodeRef>Script_Samples</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>Task_CheckSample</bpmn:flowNodeRef><bpmn:flowNodeRef>EndEvent_1</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="Script_Samples" name="List the samples" scriptFormat="python">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>samples = ["S1", "S2", "S3"]</bpmn:script>
+    </bpmn:scriptTask>
+    {TASK}
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="StartEvent_1" targetRef="Script_Samples" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Script_Samples" targetRef="Task_CheckSample" />
+    <bpmn:sequenceFlow id="f3" sourceRef="Task_CheckSample" targetRef="EndEvent_1" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="diagram">
+    <bpmndi:BPMNPlane id="plane" bpmnElement="{PROCESS_ID}">
+      <bpmndi:BPMNShape id="Lane_QC_di" bpmnElement="Lane_QC" isHorizontal="true">
+        <dc:Bounds x="120" y="60" width="640" height="200" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1">
+        <dc:Bounds x="172" y="142" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Script_Samples_di" bpmnElement="Script_Samples">
+        <dc:Bounds x="260" y="120" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Task_CheckSample_di" bpmnElement="Task_CheckSample">
+        <dc:Bounds x="420" y="120" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="EndEvent_1_di" bpmnElement="EndEvent_1">
+        <dc:Bounds x="592" y="142" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1">
+        <di:waypoint x="208" y="160" /><di:waypoint x="260" y="160" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2">
+        <di:waypoint x="360" y="160" /><di:waypoint x="420" y="160" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f3_di" bpmnElement="f3">
+        <di:waypoint x="520" y="160" /><di:waypoint x="592" y="160" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+MULTI_INSTANCE = """<bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}">
+        <bpmn:loopDataInputRef>{collection}</bpmn:loopDataInputRef>
+        <bpmn:loopDataOutputRef>results</bpmn:loopDataOutputRef>
+        <bpmn:inputDataItem id="sample" name="sample" />
+        <bpmn:outputDataItem id="result" name="result" />{extra}
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:userTask>"""
+
+
+def login(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    assert client.post("/login", data={"username": username, "password": "demo"}).status_code == 302
+    return client
+
+
+def new_draft(ctx: EngineContext) -> models.ModelView:
+    bundle = {PATH: BPMN, "forms/sample-check.schema.json": json.dumps(SCHEMA)}
+    return models.import_bundle(ctx, find_actor(ctx, "owner1"), zipped(bundle), "Sample checks")
+
+
+def save(client: FlaskClient, model_id: int, content: str) -> list[dict]:
+    response = client.post(f"/models/{model_id}/files", json={"path": PATH, "content": content})
+    assert response.status_code == 200, response.get_json()
+    problems: list[dict] = response.get_json()["problems"]
+    return problems
+
+
+def with_loop(sequential: str = "false", collection: str = "samples", extra: str = "") -> str:
+    loop = MULTI_INSTANCE.format(sequential=sequential, collection=collection, extra=extra)
+    return BPMN.replace("\n    </bpmn:userTask>", "\n      " + loop, 1)
+
+
+def publish(ctx: EngineContext, model_id: int) -> None:
+    models.submit(ctx, find_actor(ctx, "owner1"), model_id)
+    models.review(ctx, find_actor(ctx, "reviewer1"), model_id)
+    models.approve(ctx, find_actor(ctx, "gm1"), model_id)
+    models.publish(ctx, find_actor(ctx, "gm1"), model_id)
+
+
+def test_a_multi_instance_user_task_saved_in_the_modeler_runs_once_per_item(app: Flask, ctx: EngineContext) -> None:
+    draft = new_draft(ctx)
+    assert save(login(app, "owner1"), draft.id, with_loop()) == []
+    publish(ctx, draft.id)
+    qc1 = find_actor(ctx, "qc1")
+    case = cases.start_case(ctx, qc1, PROCESS_ID)
+    assert [t.element_id for t in case.open_tasks] == ["Task_CheckSample [child]"] * 3
+    for number, task in enumerate(case.open_tasks, start=1):
+        case = tasks.complete_task(ctx, qc1, task.id, {"result": f"check {number}"})
+    assert case.status == "completed"
+    assert case.data["results"] == ["check 1", "check 2", "check 3"]
+
+
+def test_a_sequential_multi_instance_opens_one_task_at_a_time_and_stops_at_its_completion_condition(
+        app: Flask, ctx: EngineContext) -> None:
+    draft = new_draft(ctx)
+    condition = "\n        <bpmn:completionCondition>result == 'stop'</bpmn:completionCondition>"
+    assert save(login(app, "owner1"), draft.id, with_loop("true", extra=condition)) == []
+    publish(ctx, draft.id)
+    qc1 = find_actor(ctx, "qc1")
+    case = cases.start_case(ctx, qc1, PROCESS_ID)
+    [first] = case.open_tasks
+    case = tasks.complete_task(ctx, qc1, first.id, {"result": "fine"})
+    [second] = case.open_tasks
+    assert second.id != first.id
+    case = tasks.complete_task(ctx, qc1, second.id, {"result": "stop"})
+    assert case.status == "completed" and case.open_tasks == []
+    assert case.data["results"] == ["fine", "stop"]
+
+
+def test_multi_instance_mistakes_are_reported_at_the_element(app: Flask, ctx: EngineContext) -> None:
+    draft = new_draft(ctx)
+    client = login(app, "owner1")
+    for content, expected in [
+        (with_loop(collection="sample list"), "collection 'sample list' is not a variable name"),
+        (with_loop(extra="\n        <bpmn:completionCondition>result ==</bpmn:completionCondition>"), "SyntaxError"),
+        (with_loop().replace("<bpmn:loopDataInputRef>", "<bpmn:loopCardinality>3</bpmn:loopCardinality>"
+                                                         "<bpmn:loopDataInputRef>"),
+         "exactly one of cardinality or loop input"),
+        (BPMN.replace("\n    </bpmn:userTask>", "<bpmn:standardLoopCharacteristics loopMaximum='two'/>"
+                                                "</bpmn:userTask>", 1), "loop maximum 'two' is not a whole number"),
+        (BPMN.replace("\n    </bpmn:userTask>", "<bpmn:standardLoopCharacteristics><bpmn:loopCondition>"
+                                                "__import__('os')</bpmn:loopCondition>"
+                                                "</bpmn:standardLoopCharacteristics></bpmn:userTask>", 1), "refused"),
+    ]:
+        problems = save(client, draft.id, content)
+        errors = [p for p in problems if p["severity"] == "error"]
+        assert [p["element_id"] for p in errors] == ["Task_CheckSample"], (expected, problems)
+        assert expected in errors[0]["message"], (expected, problems)
