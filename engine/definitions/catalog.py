@@ -27,6 +27,7 @@ from engine.definitions.checks import check_expressions, check_operations
 from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
 from engine.spiff.held_events import messages_held, races, timers_held
+from engine.time import due_dates
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
@@ -68,6 +69,7 @@ class UserTaskInfo:
     ui_form: str | None
     department_expression: str | None = None
     title_zh: str = ""
+    due_date: str | None = None  # the dueDate property (engine.time.due_dates)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 ui_form=props.get("formUiSchemaFilename"),
                 department_expression=props.get("departmentExpression"),
                 title_zh=props.get(NAME_ZH, ""),
+                due_date=props.get(due_dates.PROPERTY),
             )
     return tasks
 

@@ -31,6 +31,7 @@ from engine.definitions.catalog import (
 from engine.definitions.checks import expression_problems, operation_problems, owner
 from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
+from engine.time import due_dates
 
 ERROR, WARNING = "error", "warning"
 FLOW_NODES = frozenset({
@@ -207,6 +208,16 @@ def _check_loops(root: etree._Element, path: str, found: _Findings) -> None:
                                              "whole number.")
 
 
+def _check_due_dates(root: etree._Element, path: str, found: _Findings) -> None:
+    """A user task's own due date (``dueDate``): a duration that is not one would otherwise be
+    run as an expression and give no due date, unnoticed."""
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") == due_dates.PROPERTY:
+            reason = due_dates.problem(prop.get("value", ""))
+            if reason is not None:
+                found.add(ERROR, path, owner(prop), f"{describe(owner(prop))}: {reason}.")
+
+
 def _check_references(root: etree._Element, path: str, files: Mapping[str, str], process_ids: set[str],
                       decision_ids: set[str], found: _Findings) -> None:
     for call in root.iterfind(".//bpmn:callActivity", NS):
@@ -304,6 +315,7 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
             found.add(ERROR, path, element, f"{describe(element)} (line {node.sourceline}): {reason}")
         _check_references(root, path, files, process_ids, decision_ids, found)
         _check_loops(root, path, found)
+        _check_due_dates(root, path, found)
         for container in _containers(root):
             _lint_container(container, path, found)
         _lint_user_tasks(root, path, departments, found)

@@ -85,3 +85,26 @@ def test_the_owner_makes_a_user_task_multi_instance_in_the_panel(
     save(page, "saved")
     [task] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}userTask")
     assert task.find(f"{{{BPMN_NS}}}standardLoopCharacteristics") is None
+
+
+def properties(task) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {p.get("name"): p.get("value") for p in task.iter(f"{{{SPIFF_NS}}}property")}
+
+
+def test_the_owner_gives_a_user_task_a_due_date_in_the_panel(
+        page: Page, ctx: EngineContext, local_only: list[str]) -> None:
+    model_id = draft_id(ctx)
+    sign_in(page, "owner1")
+    open_modeler(page, model_id, PATH)
+    shape(page, "Task_CheckSample").click()
+    fill(page, "Due date", "P2X")
+    save(page, "problems")
+    listed = page.locator("#modeler-problems li[data-element-id='Task_CheckSample']")
+    expect(listed.first).to_contain_text("not an ISO 8601 duration")
+    fill(page, "Due date", "P2D")
+    save(page, "saved")
+    [task] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}userTask")
+    assert properties(task) == {"formJsonSchemaFilename": "sample-check.schema.json", "dueDate": "P2D"}
+    open_modeler(page, model_id, PATH)
+    shape(page, "Task_CheckSample").click()
+    expect(page.get_by_label("Due date", exact=True)).to_have_value("P2D")

@@ -5,13 +5,17 @@ and executed by the cases that start on the published version."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import html
 
 from engine.context import EngineContext
 from engine.services import cases, models, tasks
 from engine.services.users import find_actor
+from tests.factories import clock_at
 from tests.model_bundles import zipped
 
 PROCESS_ID = "sample_checks"
@@ -154,3 +158,69 @@ def test_multi_instance_mistakes_are_reported_at_the_element(app: Flask, ctx: En
         errors = [p for p in problems if p["severity"] == "error"]
         assert [p["element_id"] for p in errors] == ["Task_CheckSample"], (expected, problems)
         assert expected in errors[0]["message"], (expected, problems)
+
+
+DUE_PROPERTY = '<spiffworkflow:property name="dueDate" value="{value}" />'
+REMINDER = """<bpmn:boundaryEvent id="Timer_Remind" attachedToRef="Task_CheckSample" cancelActivity="false">
+      <bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="EndEvent_Reminded"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="Timer_Remind" targetRef="EndEvent_Reminded" />
+  </bpmn:process>"""
+
+
+def with_due_date(value: str | None, reminder: bool = False) -> str:
+    content = BPMN.replace('samples = ["S1", "S2", "S3"]', 'promised_on = "2026-03-10"', 1)
+    if value is not None:
+        content = content.replace('value="sample-check.schema.json" />',
+                                  'value="sample-check.schema.json" />' + DUE_PROPERTY.format(value=value), 1)
+    return content.replace("  </bpmn:process>", REMINDER, 1) if reminder else content
+
+
+def due_in_inbox(app: Flask, ctx: EngineContext, content: str) -> tuple[datetime | None, str]:
+    """Publish ``content``, start a case at 2026-03-02 08:00 UTC; the task's due date and the
+    inbox row's due-date cell."""
+    draft = new_draft(ctx)
+    assert save(login(app, "owner1"), draft.id, content) == []
+    publish(ctx, draft.id)
+    qc1 = find_actor(ctx, "qc1")
+    with clock_at(datetime(2026, 3, 2, 8, 0)):
+        case = cases.start_case(ctx, qc1, PROCESS_ID)
+        page = html.fromstring(login(app, "qc1").get("/inbox").data)
+    [task] = case.open_tasks
+    [due_cell] = page.xpath("//tr[@data-task-id=$id]/td[7]", id=task.id)
+    return task.due_at, due_cell.text_content().strip()
+
+
+@pytest.mark.parametrize(("value", "due"), [
+    ("P2D", datetime(2026, 3, 4, 8, 0)),
+    ("promised_on", datetime(2026, 3, 10, 23, 59, 59)),
+])
+def test_a_user_tasks_due_date_property_sets_its_inbox_due_date(
+        app: Flask, ctx: EngineContext, value: str, due: datetime) -> None:
+    task_due, shown = due_in_inbox(app, ctx, with_due_date(value))
+    assert task_due == due
+    assert shown == due.strftime("%Y-%m-%d %H:%M")
+
+
+def test_the_due_date_property_wins_over_a_boundary_timer_which_still_decides_without_it(
+        app: Flask, ctx: EngineContext) -> None:
+    assert due_in_inbox(app, ctx, with_due_date(None, reminder=True))[0] == datetime(2026, 3, 2, 9, 0)
+    assert due_in_inbox(app, ctx, with_due_date("P2D", reminder=True))[0] == datetime(2026, 3, 4, 8, 0)
+
+
+def test_an_expression_that_gives_no_date_leaves_the_timers_due_date(app: Flask, ctx: EngineContext) -> None:
+    assert due_in_inbox(app, ctx, with_due_date("no_such_variable", reminder=True))[0] == datetime(2026, 3, 2, 9, 0)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("P2X", "due date 'P2X' is not an ISO 8601 duration"),
+    ("promised_on +", "SyntaxError"),
+    ("__import__('os')", "refused"),
+])
+def test_a_bad_due_date_is_reported_at_the_user_task(app: Flask, ctx: EngineContext, value: str, expected: str) -> None:
+    problems = save(login(app, "owner1"), new_draft(ctx).id, with_due_date(value))
+    errors = [p for p in problems if p["severity"] == "error"]
+    assert [p["element_id"] for p in errors] == ["Task_CheckSample"], problems
+    assert expected in errors[0]["message"]

@@ -262,6 +262,7 @@
     form: propertyField("formJsonSchemaFilename"),
     uiForm: propertyField("formUiSchemaFilename"),
     departmentExpression: propertyField("departmentExpression"),
+    dueDate: propertyField("dueDate"),
     instructions: bodyField("spiffworkflow:instructionsForEndUser", "text"),
     script: {
       get: function (bo) { return bo.script || ""; },
