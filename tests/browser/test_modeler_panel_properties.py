@@ -6,6 +6,7 @@ such XML)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,3 +109,29 @@ def test_the_owner_gives_a_user_task_a_due_date_in_the_panel(
     open_modeler(page, model_id, PATH)
     shape(page, "Task_CheckSample").click()
     expect(page.get_by_label("Due date", exact=True)).to_have_value("P2D")
+
+
+def test_the_owner_names_the_process_in_chinese_in_the_panel(
+        page: Page, ctx: EngineContext, local_only: list[str]) -> None:
+    model_id = draft_id(ctx)
+    sign_in(page, "owner1")
+    open_modeler(page, model_id, PATH)
+    # nothing selected: the panel shows the process itself
+    expect(page.locator("#modeler-panel [data-show='type']")).to_have_text("Process")
+    expect(page.get_by_label("Process name", exact=True)).to_have_value("Sample checks")
+    fill(page, "Process name in Chinese", "样品检验")
+    save(page, "saved")
+    [process] = stored(ctx, model_id, PATH).iter(f"{{{BPMN_NS}}}process")
+    own = process.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")
+    assert [(p.get("name"), p.get("value")) for p in own] == [("name:zh", "样品检验")]
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), model_id).name_zh == "样品检验"
+
+    # a diagram with a pool: the pool stands for its process
+    review = "workflows/customer_review_yearly.bpmn"
+    draft = models.new_draft(ctx, find_actor(ctx, "owner1"), "customer_review_yearly")
+    open_modeler(page, draft.id, review)
+    shape(page, "Participant_customer_review_yearly").click(position={"x": 10, "y": 40})
+    fill(page, "Process name in Chinese", "年度顾客评审（新）")
+    page.get_by_role("button", name="Save", exact=True).click()  # the imported diagram has warnings
+    expect(page.locator("#modeler-status")).to_have_attribute("data-state", re.compile("^(saved|problems)$"))
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).name_zh == "年度顾客评审（新）"

@@ -224,3 +224,43 @@ def test_a_bad_due_date_is_reported_at_the_user_task(app: Flask, ctx: EngineCont
     errors = [p for p in problems if p["severity"] == "error"]
     assert [p["element_id"] for p in errors] == ["Task_CheckSample"], problems
     assert expected in errors[0]["message"]
+
+
+NAME_ZH = "样品检验"
+
+
+def with_process_name_zh(name_zh: str) -> str:
+    return BPMN.replace('name="Sample checks" isExecutable="true">',
+                        'name="Sample checks" isExecutable="true"><bpmn:extensionElements><spiffworkflow:properties>'
+                        f'<spiffworkflow:property name="name:zh" value="{name_zh}" /></spiffworkflow:properties>'
+                        '</bpmn:extensionElements>', 1)
+
+
+def test_the_processs_chinese_name_is_stored_with_the_draft_and_shown_in_chinese(
+        app: Flask, ctx: EngineContext) -> None:
+    draft = new_draft(ctx)
+    owner = login(app, "owner1")
+    assert save(owner, draft.id, with_process_name_zh(NAME_ZH)) == []
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).name_zh == NAME_ZH
+    listing = owner.get("/models").text
+    assert "Sample checks" in listing and NAME_ZH not in listing
+    owner.post("/language", data={"locale": "zh", "next": "/models"})
+    for page in ("/models", f"/models/{draft.id}", f"/models/{draft.id}/print", f"/models/{draft.id}/diagram"):
+        assert NAME_ZH in owner.get(page).text, page
+
+    publish(ctx, draft.id)
+    case = cases.start_case(ctx, find_actor(ctx, "qc1"), PROCESS_ID)
+    assert case.process_name_zh == NAME_ZH
+    qc = login(app, "qc1")
+    qc.post("/language", data={"locale": "zh", "next": "/inbox"})
+    assert NAME_ZH in qc.get(f"/cases/{case.id}").text
+    assert NAME_ZH in qc.get("/start").text
+
+
+def test_changing_or_removing_the_chinese_name_in_a_draft_follows_the_file(app: Flask, ctx: EngineContext) -> None:
+    draft = new_draft(ctx)
+    owner = login(app, "owner1")
+    save(owner, draft.id, with_process_name_zh("  " + NAME_ZH + "  "))
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).name_zh == NAME_ZH
+    save(owner, draft.id, BPMN)
+    assert models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).name_zh == ""

@@ -24,7 +24,9 @@ MODEL_SCHEMAS: dict = {
         "element_id": {**STRING, "description": "the BPMN/DMN element's id; empty for the whole file"},
         "file": STRING, "severity": {"enum": ["error", "warning"]}, "message": STRING}},
     "Model": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "process_id": STRING, "name": STRING, "label": STRING,
+        "id": {"type": "integer"}, "process_id": STRING, "name": STRING,
+        "name_zh": {**STRING, "description": "the process's name in Chinese (its name:zh property), if given"},
+        "label": STRING,
         "status": {"enum": ["draft", "submitted", "reviewed", "approved", "published", "superseded"]},
         "change_note": STRING, "files": {"type": "object", "additionalProperties": STRING},
         "problems": {"type": "array", "items": _ref("Problem")},
@@ -34,7 +36,8 @@ MODEL_SCHEMAS: dict = {
         "distribution": {"type": "array", "items": STRING}, "source": STRING, "created_by": STRING,
         "created_at": STRING, "next_steps": {"type": "array", "items": STRING}}},
     "ProcessVersions": {"type": "object", "properties": {
-        "process_id": STRING, "name": STRING, "versions": {"type": "array", "items": {"type": "object", "properties": {
+        "process_id": STRING, "name": STRING, "name_zh": STRING,
+        "versions": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "label": STRING, "status": STRING, "change_note": STRING,
             "source": STRING, "created_by": STRING, "created_at": STRING,
             "published_at": {"type": ["string", "null"]}}}}}},

@@ -46,8 +46,27 @@
     return extensions(bo).filter(function (value) { return value.$type === type; })[0];
   }
 
-  function ensureExtensions(element) {
-    var bo = element.businessObject;
+  /* The process an element stands for: the process itself (a diagram without pools), a pool's
+     process, or the executable process of a collaboration (the canvas's root with pools). */
+  function processOf(bo) {
+    if (is(bo, "bpmn:Process")) {
+      return bo;
+    }
+    if (is(bo, "bpmn:Participant")) {
+      return bo.processRef || null;
+    }
+    if (is(bo, "bpmn:Collaboration")) {
+      var processes = (bo.participants || []).map(function (p) { return p.processRef; }).filter(Boolean);
+      return processes.filter(function (p) { return p.isExecutable; })[0] || processes[0] || null;
+    }
+    return null;
+  }
+
+  function itself(bo) {
+    return bo;
+  }
+
+  function ensureExtensions(element, bo) {
     if (!bo.extensionElements) {
       modeling.updateModdleProperties(element, bo, {
         extensionElements: moddle.create("bpmn:ExtensionElements", { values: [] }),
@@ -56,8 +75,8 @@
     return bo.extensionElements;
   }
 
-  function setExtensions(element, values) {
-    modeling.updateModdleProperties(element, ensureExtensions(element), { values: values });
+  function setExtensions(element, bo, values) {
+    modeling.updateModdleProperties(element, ensureExtensions(element, bo), { values: values });
   }
 
   /* A spiffworkflow element whose text body is the value (preScript, calledDecisionId...). */
@@ -75,30 +94,32 @@
           change[property] = value;
           modeling.updateModdleProperties(element, found, change);
         } else if (found) {
-          setExtensions(element, extensions(bo).filter(function (v) { return v !== found; }));
+          setExtensions(element, bo, extensions(bo).filter(function (v) { return v !== found; }));
         } else if (value) {
           var attrs = {};
           attrs[property] = value;
-          setExtensions(element, extensions(bo).concat([moddle.create(type, attrs)]));
+          setExtensions(element, bo, extensions(bo).concat([moddle.create(type, attrs)]));
         }
       },
     };
   }
 
-  /* One <spiffworkflow:property name=... value=...> of the element's <spiffworkflow:properties>. */
-  function propertyField(name) {
+  /* One <spiffworkflow:property name=... value=...> of the <spiffworkflow:properties> of the
+     element (or of what ``target`` finds for it: the process of a pool). */
+  function propertyField(name, target) {
+    var of = target || itself;
     function find(bo) {
-      var holder = extension(bo, "spiffworkflow:properties");
+      var holder = bo && extension(bo, "spiffworkflow:properties");
       var property = holder && (holder.values || []).filter(function (p) { return p.name === name; })[0];
       return { holder: holder, property: property };
     }
     return {
       get: function (bo) {
-        var found = find(bo);
+        var found = find(of(bo));
         return found.property ? found.property.value || "" : "";
       },
       set: function (element, value) {
-        var bo = element.businessObject;
+        var bo = of(element.businessObject);
         var found = find(bo);
         if (found.property && value) {
           modeling.updateModdleProperties(element, found.property, { value: value });
@@ -114,7 +135,7 @@
             });
           } else {
             var holder = moddle.create("spiffworkflow:properties", { values: [property] });
-            setExtensions(element, extensions(bo).concat([holder]));
+            setExtensions(element, bo, extensions(bo).concat([holder]));
           }
         }
       },
@@ -133,6 +154,17 @@
       },
     };
   }
+
+  /* The name of the process an element stands for (processOf): the name a version carries. */
+  var processName = {
+    get: function (bo) {
+      var process = processOf(bo);
+      return process ? process.name || "" : "";
+    },
+    set: function (element, value) {
+      modeling.updateModdleProperties(element, processOf(element.businessObject), { name: value || undefined });
+    },
+  };
 
   function expression(body) {
     return moddle.create("bpmn:FormalExpression", { body: body });
@@ -258,6 +290,8 @@
   var FIELDS = {
     name: attributeField("name"),
     nameZh: propertyField("name:zh"),
+    processName: processName,
+    processNameZh: propertyField("name:zh", processOf),
     department: attributeField("name"),
     form: propertyField("formJsonSchemaFilename"),
     uiForm: propertyField("formUiSchemaFilename"),
@@ -332,7 +366,8 @@
       }
     }
     add("lane", is(bo, "bpmn:Lane"));
-    add("named", !is(bo, "bpmn:Lane"));
+    add("named", !is(bo, "bpmn:Lane") && !is(bo, "bpmn:Process") && !is(bo, "bpmn:Collaboration"));
+    add("process", Boolean(processOf(bo)));
     add("userTask", is(bo, "bpmn:UserTask"));
     add("scriptTask", is(bo, "bpmn:ScriptTask"));
     add("activity", is(bo, "bpmn:Activity"));
@@ -347,10 +382,11 @@
     return found;
   }
 
+  /* With nothing selected the panel shows the process (the canvas's root element). */
   function render() {
-    var element = selected;
-    panel.hidden = !element;
-    if (!element) {
+    var element = selected || modeler.get("canvas").getRootElement();
+    panel.hidden = !element || !element.businessObject;
+    if (panel.hidden) {
       return;
     }
     var bo = element.businessObject;
@@ -382,9 +418,10 @@
 
   panel.addEventListener("change", function (event) {
     var input = event.target.closest("[data-field]");
-    if (input && selected) {
+    var element = selected || modeler.get("canvas").getRootElement();
+    if (input && element) {
       var value = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value;
-      FIELDS[input.getAttribute("data-field")].set(selected, value.trim() ? value : "");
+      FIELDS[input.getAttribute("data-field")].set(element, value.trim() ? value : "");
       setStatus("unsaved");
       if (input.hasAttribute("data-shapes-panel")) {
         render();
@@ -449,6 +486,7 @@
   modeler.importXML(source.value).then(function (result) {
     window.ServiceFlowModdle.keepUnresolvedReferences(moddle, result.warnings);
     modeler.get("canvas").zoom("fit-viewport");
+    render();
     var initial = JSON.parse(root.getAttribute("data-problems") || "[]");
     window.ServiceFlowProblems.show(modeler, initial, file, problemList);
     setStatus("loaded");
