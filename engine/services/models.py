@@ -27,6 +27,7 @@ from engine.data_limits import text_problem
 from engine.definitions import bpmn_xml
 from engine.definitions.bundle_zip import MAX_FILES, bundle_path, check_file, read_zip, write_zip
 from engine.definitions.catalog import NAME_ZH, WORKFLOW_PREFIX, ProcessBundle
+from engine.definitions.distribution import follow_lanes, lane_departments
 from engine.definitions.validation import Problem, main_process, validate
 from engine.errors import Conflict, Forbidden, InvalidDefinition, InvalidInput, NotFound
 from engine.persistence.models import ProcessFile, ProcessVersion, VersionSignoff
@@ -260,19 +261,6 @@ def _check_note(text: str, field: str) -> str:
     return text.strip()
 
 
-def _distribution(files: dict[str, str], departments: frozenset[str]) -> list[str]:
-    """The departments whose lanes the process has: they work it, so they are told of a new version."""
-    found: set[str] = set()
-    for path, text in files.items():
-        if path.startswith(WORKFLOW_PREFIX) and path.endswith(".bpmn"):
-            try:
-                root = bpmn_xml.parse_xml(text, path)
-            except InvalidDefinition:
-                continue
-            found |= {lane.get("name", "") for lane in root.iterfind(".//bpmn:lane", bpmn_xml.NS)}
-    return sorted(found & departments)
-
-
 def _name_zh(files: dict[str, str], process_id: str) -> str:
     """The process's own Chinese name (its ``name:zh`` property), which the version carries from
     its draft on, so that every page names even a draft in the reader's language."""
@@ -312,7 +300,7 @@ def _new_draft(uow: UnitOfWork, ctx: EngineContext, actor: Actor, process: tuple
         process_id=process_id, name=name, name_zh=_name_zh(files, process_id),
         version=processes.next_version_number(uow, process_id),
         content_hash=_placeholder_hash(), status=DRAFT, published_at=None, label="",
-        change_note=change_note, distribution=_distribution(files, ctx.department_ids()), source=source,
+        change_note=change_note, distribution=lane_departments(files, ctx.department_ids()), source=source,
         created_by=actor.username, problems=[asdict(p) for p in problems],
         files=[ProcessFile(path=p, content=c) for p, c in sorted(files.items())],
     )
@@ -376,6 +364,7 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         files = {f.path: f.content for f in row.files}
         if path not in files and len(files) >= MAX_FILES:
             raise InvalidInput(f"path: a bundle holds at most {MAX_FILES} files", {"path": "too many files"})
+        lanes_before = lane_departments(files, ctx.department_ids())
         files[path] = content
         process_id = row.process_id
     problems, process = _validated(ctx, files)
@@ -390,7 +379,8 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         else:
             existing.content = content
         row.problems = [asdict(p) for p in problems]
-        row.distribution = _distribution(files, ctx.department_ids())
+        row.distribution = follow_lanes(row.distribution or [], lanes_before,
+                                        lane_departments(files, ctx.department_ids()))
         if process is not None and process[0] == process_id:
             row.name = process[1]
         row.name_zh = _name_zh(files, process_id)
@@ -398,6 +388,22 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         view = _view(uow, row)
         uow.commit()
         return view
+
+
+def set_distribution(ctx: EngineContext, actor: Actor, model_id: int, departments: object) -> ModelView:
+    """The process owner chooses who is told when the draft is published (by default the
+    departments of its lanes): department ids from the department list, nothing else."""
+    _require(may_prepare(actor), actor, "edit process models")
+    if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
+        raise InvalidInput("distribution: a list of department ids", {"distribution": "a list of department ids"})
+    unknown = sorted(set(departments) - ctx.department_ids())
+    if unknown:
+        shown = ", ".join(repr(d[:40]) for d in unknown[:5])
+        raise InvalidInput(f"distribution: no department {shown}", {"distribution": f"unknown department {shown}"})
+    with ctx.unit_of_work() as uow:
+        row = _draft_row(uow, model_id)
+        row.distribution = sorted(set(departments))
+        return _commit_view(uow, row)
 
 
 # --- signing ---------------------------------------------------------------------------------

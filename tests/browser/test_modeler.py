@@ -258,7 +258,7 @@ def test_the_owner_names_a_user_task_in_chinese_in_the_panel(
     sign_in(page, "owner1")
     open_modeler(page, draft.id, path)
     shape(page, task.get("id")).click()
-    field = page.get_by_label("Name in Chinese")
+    field = page.get_by_label("Name in Chinese", exact=True)
     expect(field).not_to_have_value("")  # the diagram's own name:zh is shown
     field.fill("新的中文名称")
     field.press("Tab")

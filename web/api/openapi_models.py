@@ -82,6 +82,15 @@ MODEL_PATHS: dict = {
         "summary": "The version's files as a zip", "parameters": [MODEL_ID],
         "responses": {"200": {"description": "The zip", "content": {"application/zip": {
             "schema": {"type": "string", "format": "binary"}}}}, **_errors("401", "403", "404")}}},
+    "/models/{model_id}/distribution": {"put": {
+        "summary": "Replace a draft's distribution list (process owner): the departments told when it is published",
+        "parameters": [MODEL_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["distribution"], "properties": {
+                "distribution": {"type": "array", "items": STRING,
+                                 "description": "department ids from the department list"}}}}}},
+        "responses": {"200": _json(_ref("Model"), "The draft with its new list"),
+                      **_errors("400", "401", "403", "404", "409", "413", "422")}}},
     "/models/{model_id}/submit": _step("Submit a draft for review (process owner)", NOTE_BODY),
     "/models/{model_id}/review": _step("Sign the review (Quality Assurance)", NOTE_BODY),
     "/models/{model_id}/approve": _step("Sign the approval (management)", NOTE_BODY),
