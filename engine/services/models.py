@@ -28,6 +28,7 @@ from engine.definitions import bpmn_xml
 from engine.definitions.bundle_zip import MAX_FILES, bundle_path, check_file, read_zip, write_zip
 from engine.definitions.catalog import NAME_ZH, WORKFLOW_PREFIX, ProcessBundle
 from engine.definitions.distribution import follow_lanes, lane_departments
+from engine.definitions.extension_splice import keep_unchanged_extensions
 from engine.definitions.validation import Problem, main_process, validate
 from engine.errors import Conflict, Forbidden, InvalidDefinition, InvalidInput, NotFound
 from engine.persistence.models import ProcessFile, ProcessVersion, VersionSignoff
@@ -351,7 +352,9 @@ def _draft_row(uow: UnitOfWork, model_id: int) -> ProcessVersion:
 
 
 def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, content: str) -> ModelView:
-    """Change (or add) one file of a draft and validate the draft again."""
+    """Change (or add) one file of a draft and validate the draft again. A BPMN file that
+    replaces one keeps the original text of the extension and loop elements it did not change
+    (``extension_splice``): an editor's save must not rewrite what only other tools read."""
     _require(may_prepare(actor), actor, "edit process models")
     if bundle_path(path) != path:
         raise InvalidInput(f"path: {path!r} is not where the bundle keeps it ({bundle_path(path)!r})",
@@ -365,6 +368,8 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         if path not in files and len(files) >= MAX_FILES:
             raise InvalidInput(f"path: a bundle holds at most {MAX_FILES} files", {"path": "too many files"})
         lanes_before = lane_departments(files, ctx.department_ids())
+        if path.endswith(".bpmn") and path in files:
+            content = keep_unchanged_extensions(files[path], content, path)
         files[path] = content
         process_id = row.process_id
     problems, process = _validated(ctx, files)

@@ -147,8 +147,8 @@ FOREIGN = """<bpmn:extensionElements>
 
 def with_foreign_extensions(content: str) -> str:
     """The yearly review with Camunda's and spiff-arena's extension elements on its script task."""
-    namespaces = (f'xmlns:camunda="{CAMUNDA_NS}" xmlns:spiffworkflow="{SPIFF_NS}" '
-                  'id="Definitions_customer_review_yearly"')
+    assert f'xmlns:spiffworkflow="{SPIFF_NS}"' in content
+    namespaces = f'xmlns:camunda="{CAMUNDA_NS}" id="Definitions_customer_review_yearly"'
     changed = content.replace('id="Definitions_customer_review_yearly"', namespaces, 1)
     changed = changed.replace("<bpmn:incoming>Flow_DueToRequest</bpmn:incoming>", FOREIGN, 1)
     assert changed.count("camunda:") > 3

@@ -14,7 +14,19 @@ from playwright.sync_api import Page, expect
 from engine.context import EngineContext
 from engine.services import models
 from engine.services.users import find_actor
-from tests.browser.test_modeler import BPMN_NS, SPIFF_NS, local_only, open_modeler, save, shape, sign_in, stored
+from tests.browser.test_modeler import (
+    BPMN_NS,
+    FOREIGN,
+    REVIEW,
+    SPIFF_NS,
+    local_only,
+    open_modeler,
+    save,
+    shape,
+    sign_in,
+    stored,
+    with_foreign_extensions,
+)
 from tests.model_bundles import zipped
 from tests.web.test_modeler_saved_properties import BPMN, PATH, SCHEMA
 
@@ -135,3 +147,40 @@ def test_the_owner_names_the_process_in_chinese_in_the_panel(
     page.get_by_role("button", name="Save", exact=True).click()  # the imported diagram has warnings
     expect(page.locator("#modeler-status")).to_have_attribute("data-state", re.compile("^(saved|problems)$"))
     assert models.get_model(ctx, find_actor(ctx, "owner1"), draft.id).name_zh == "年度顾客评审（新）"
+
+
+def test_unknown_extension_elements_and_loops_survive_a_save_byte_for_byte(
+        page: Page, ctx: EngineContext, local_only: list[str]) -> None:
+    owner = find_actor(ctx, "owner1")
+    files = dict(models.new_draft(ctx, owner, "customer_review_yearly").files)
+    files[REVIEW] = with_foreign_extensions(files[REVIEW])
+    model_id = models.import_bundle(ctx, owner, zipped(files), "With Camunda and spiff-arena extensions").id
+    originals = [re.search(pattern, FOREIGN, re.S).group(0) for pattern in (  # type: ignore[union-attr]
+        r"<camunda:properties>.*?</camunda:properties>", r"<camunda:executionListener [^>]*/>",
+        r"<spiffworkflow:unitTests>.*?</spiffworkflow:unitTests>")]
+    assert '"year"' in originals[2]
+
+    sign_in(page, "owner1")
+    open_modeler(page, model_id, REVIEW)
+    shape(page, "EndEvent_YearlyReviewDone").click()
+    fill(page, "Name", "Yearly review finished")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#modeler-status")).to_have_attribute("data-state", re.compile("^(saved|problems)$"))
+    saved = models.get_model(ctx, owner, model_id).files[REVIEW]
+    assert 'name="Yearly review finished"' in saved
+    for original in originals:
+        assert original in saved
+
+    # a multi-instance the modeler did not touch keeps its isSequential="false" and its layout
+    path = "workflows/customer_data.bpmn"
+    loop = re.search(r"<bpmn:multiInstanceLoopCharacteristics .*?</bpmn:multiInstanceLoopCharacteristics>",
+                     files[path], re.S).group(0)  # type: ignore[union-attr]
+    assert 'isSequential="false"' in loop
+    open_modeler(page, model_id, path)
+    shape(page, "Task_UpdateCardForCustomer").click()
+    fill(page, "Name", "Update the customer's card")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#modeler-status")).to_have_attribute("data-state", re.compile("^(saved|problems)$"))
+    saved = models.get_model(ctx, owner, model_id).files[path]
+    assert "Update the customer&#39;s card" in saved or "Update the customer's card" in saved
+    assert loop in saved
