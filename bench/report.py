@@ -159,6 +159,8 @@ def _checkpoint_target(title: str, measured: dict[str, Any]) -> list[str]:
         verdict = f"not measured (this run has {measured['cases']:,} cases)"
     return [f"Checkpoint over {GOAL_CHECKPOINT_CASES:,} cases < {GOAL_CHECKPOINT_S:.0f} s (slowest of "
             f"{measured['rounds']})", title, _checkpoint_cell(measured), "— (no peer signs its history)", verdict]
+
+
 def _verify_cell(backend: dict[str, Any]) -> str:
     measured = backend.get("verify")
     if measured is None:

@@ -21,6 +21,7 @@ def N_(text: str) -> str:
 def _english(text: str) -> str:
     return text
 
+
 TASK_ARRIVED = "task_arrived"
 TASK_ASSIGNED = "task_assigned"
 TASK_DUE_SOON = "task_due_soon"

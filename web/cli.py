@@ -182,6 +182,8 @@ def _audit_verify_pack(args: argparse.Namespace) -> int:
     case = f"case #{report.case_id}" if report.case_id is not None else str(args.pack)
     print(f"{case}: {'verified' if report.ok else 'does NOT verify'} ({report.events} events)")
     return 0 if report.ok else 1
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     """Every case (or those named): prints each failing case's first broken event and why, and
     exits 1 when any fails; with ``--pack``, an audit pack offline instead."""
@@ -193,6 +195,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
                      on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
     print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
     return 1 if run.failures else 0
+
+
 def _audit_replay(args: argparse.Namespace) -> int:
     """Replay CASE (or every case) and print each verdict; exit status 1 on any divergence or an
     unknown case."""

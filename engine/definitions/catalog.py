@@ -27,6 +27,7 @@ from engine.definitions.checks import check_expressions, check_operations
 from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
 from engine.spiff.held_events import messages_held, races, timers_held
+from engine.time import due_dates
 
 WORKFLOW_PREFIX = "workflows/"
 FORM_PREFIX = "forms/"
@@ -69,6 +70,7 @@ class UserTaskInfo:
     department_expression: str | None = None
     title_zh: str = ""
     instructions: str = ""  # spiff-arena's instructionsForEndUser: Markdown with Jinja over the task data
+    due_date: str | None = None  # the dueDate property (engine.time.due_dates)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any], forms: Mapping[str,
                 department_expression=props.get("departmentExpression"),
                 title_zh=props.get(NAME_ZH, ""),
                 instructions=((task_spec.extensions or {}).get("instructionsForEndUser") or "").strip(),
+                due_date=props.get(due_dates.PROPERTY),
             )
     return tasks
 

@@ -15,6 +15,7 @@ from engine.definitions.bpmn_xml import NS, SPIFF_NS
 from engine.effects import OPERATIONS
 from engine.errors import InvalidDefinition, ScriptError
 from engine.sandbox.environment import check_source
+from engine.time import due_dates
 
 EXPRESSIONS = {
     "conditionExpression": "eval",
@@ -23,6 +24,7 @@ EXPRESSIONS = {
     "timeCycle": "eval",
     "loopCardinality": "eval",
     "completionCondition": "eval",
+    "loopCondition": "eval",
 }
 
 EXPRESSION_PROPERTIES = {"departmentExpression"}
@@ -47,8 +49,10 @@ def _sources(root: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
         for node in root.iter(f"{{{SPIFF_NS}}}{tag}"):
             yield node, node.text or "", "exec"
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") in EXPRESSION_PROPERTIES:
-            yield node, node.get("value", ""), "eval"
+        value = node.get("value", "")
+        if node.get("name") in EXPRESSION_PROPERTIES or (
+                node.get("name") == due_dates.PROPERTY and not due_dates.is_duration(value)):
+            yield node, value, "eval"
     for node in root.iter(f"{{{SPIFF_NS}}}parameter"):
         yield node, node.get("value", ""), "eval"
     for node in root.iter(f"{{{SPIFF_NS}}}instructionsForEndUser"):

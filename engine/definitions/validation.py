@@ -12,6 +12,7 @@ and the decision tables' own tests (``decision_tests``).
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from engine.definitions.catalog import (
 from engine.definitions.checks import expression_problems, operation_problems, owner
 from engine.definitions.forms import FormDefinition
 from engine.errors import InvalidDefinition
+from engine.time import due_dates
 
 ERROR, WARNING = "error", "warning"
 FLOW_NODES = frozenset({
@@ -181,6 +183,44 @@ def _lint_user_tasks(root: etree._Element, path: str, departments: frozenset[str
                                                "lane_owners names for it, else to the person who started the case.")
 
 
+LOOP_VARIABLES = {
+    "loopDataInputRef": "collection", "loopDataOutputRef": "output collection",
+    "inputDataItem": "item variable", "outputDataItem": "output item variable",
+}
+
+
+def _check_loops(root: etree._Element, path: str, found: _Findings) -> None:
+    """A multi-instance names its collections and items by case-data variable, which scripts,
+    forms and expressions read by that name; a standard loop's maximum is a whole number. Either
+    mistake would otherwise show only as a case stuck at the element, or as a schema error naming
+    no element."""
+    for loop in root.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+        activity = loop.getparent()
+        for tag, what in LOOP_VARIABLES.items():
+            for node in loop.iterfind(f"bpmn:{tag}", NS):
+                name = (node.text or "").strip() if tag.endswith("Ref") else node.get("name") or node.get("id") or ""
+                if not name.isidentifier() or keyword.iskeyword(name):
+                    found.add(ERROR, path, activity, f"{describe(activity)}: its multi-instance {what} {name!r} is "
+                                                     "not a variable name (letters, digits and _, not starting "
+                                                     "with a digit).")
+    for loop in root.iterfind(".//bpmn:standardLoopCharacteristics", NS):
+        maximum = loop.get("loopMaximum")
+        if maximum is not None and not maximum.strip().isdigit():
+            activity = loop.getparent()
+            found.add(ERROR, path, activity, f"{describe(activity)}: its loop maximum {maximum!r} is not a "
+                                             "whole number.")
+
+
+def _check_due_dates(root: etree._Element, path: str, found: _Findings) -> None:
+    """A user task's own due date (``dueDate``): a duration that is not one would otherwise be
+    run as an expression and give no due date, unnoticed."""
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") == due_dates.PROPERTY:
+            reason = due_dates.problem(prop.get("value", ""))
+            if reason is not None:
+                found.add(ERROR, path, owner(prop), f"{describe(owner(prop))}: {reason}.")
+
+
 def _check_references(root: etree._Element, path: str, files: Mapping[str, str], process_ids: set[str],
                       decision_ids: set[str], found: _Findings) -> None:
     for call in root.iterfind(".//bpmn:callActivity", NS):
@@ -277,6 +317,8 @@ def validate(files: Mapping[str, str], departments: frozenset[str], script_engin
             element = _flow_element(owner(node))
             found.add(ERROR, path, element, f"{describe(element)} (line {node.sourceline}): {reason}")
         _check_references(root, path, files, process_ids, decision_ids, found)
+        _check_loops(root, path, found)
+        _check_due_dates(root, path, found)
         for container in _containers(root):
             _lint_container(container, path, found)
         _lint_user_tasks(root, path, departments, found)

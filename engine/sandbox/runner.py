@@ -101,7 +101,6 @@ def _error(exc: BaseException, with_line: bool) -> dict[str, Any]:
     return {"error": "python", "type": name, "message": wire.printable(text), "line": line}
 
 
-
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """One request: ``compile`` (check a source), ``evaluate``, ``execute`` or ``render`` (a
     task's instructions, engine.sandbox.instructions). CPU time is bounded

@@ -153,7 +153,6 @@ def case_inclusion(session: Session, case_id: int) -> Inclusion | None:
                      proof=[p.hex() for p in proof])
 
 
-
 def signed_heads(ctx: EngineContext, session: Session) -> dict[int, tuple[int, str]]:
     """The chain heads the latest checkpoint vouches for, its signature checked with the configured
     key (``CheckpointInvalid`` when it does not verify: that is itself tampering); empty before

@@ -23,8 +23,10 @@ def queue_version_published(uow: UnitOfWork, mail: MailSettings, row: ProcessVer
         .where(UserDepartment.department_id.in_(row.distribution)).distinct().order_by(User.username))
     count = 0
     for user in users:
-        _ = _gettext(mail.catalogs, user.locale or "en")
-        subject = _("Process %(name)s, version %(label)s, is now in force") % {"name": row.name, "label": row.label}
+        locale = user.locale or "en"
+        _ = _gettext(mail.catalogs, locale)
+        name = row.name_zh if locale == "zh" and row.name_zh else row.name
+        subject = _("Process %(name)s, version %(label)s, is now in force") % {"name": name, "label": row.label}
         body = "\n\n".join([
             subject + ".",
             _("Change note: %(note)s") % {"note": row.change_note or "-"},

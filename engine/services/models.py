@@ -26,7 +26,9 @@ from engine.context import EngineContext
 from engine.data_limits import text_problem
 from engine.definitions import bpmn_xml
 from engine.definitions.bundle_zip import MAX_FILES, bundle_path, check_file, read_zip, write_zip
-from engine.definitions.catalog import WORKFLOW_PREFIX, ProcessBundle
+from engine.definitions.catalog import NAME_ZH, WORKFLOW_PREFIX, ProcessBundle
+from engine.definitions.distribution import follow_lanes, lane_departments
+from engine.definitions.extension_splice import keep_unchanged_extensions
 from engine.definitions.validation import Problem, main_process, validate
 from engine.errors import Conflict, Forbidden, InvalidDefinition, InvalidInput, NotFound
 from engine.persistence.models import ProcessFile, ProcessVersion, VersionSignoff
@@ -41,6 +43,7 @@ DRAFT, SUBMITTED, REVIEWED, APPROVED, PUBLISHED, SUPERSEDED = (
 REVIEWERS = "qa"            # Quality Assurance (品保部) reviews
 APPROVERS = "management"    # management approves and publishes
 MAX_NOTE = 2000
+MAX_NAME_ZH = 200  # process_versions.name_zh
 DRAFT_HASH_PREFIX = "draft:"
 
 
@@ -71,6 +74,7 @@ class ModelView:
     id: int
     process_id: str
     name: str
+    name_zh: str
     label: str
     status: str
     change_note: str
@@ -105,6 +109,7 @@ class ProcessModels:
     process_id: str
     name: str
     versions: list[VersionSummary]  # newest first
+    name_zh: str = ""
 
 
 # --- who may do what -------------------------------------------------------------------------
@@ -189,7 +194,8 @@ def _revision_record(uow: UnitOfWork, row: ProcessVersion) -> list[RevisionEntry
 def _view(uow: UnitOfWork, row: ProcessVersion) -> ModelView:
     signoffs = [SignOff(s.step, s.actor, s.display_name, _iso(s.at), s.comment) for s in row.signoffs]
     return ModelView(
-        id=row.id, process_id=row.process_id, name=row.name, label=row.label, status=row.status,
+        id=row.id, process_id=row.process_id, name=row.name, name_zh=row.name_zh or "", label=row.label,
+        status=row.status,
         change_note=row.change_note, files={f.path: f.content for f in sorted(row.files, key=lambda f: f.path)},
         problems=_problems(row), signoffs=signoffs, revision_record=_revision_record(uow, row),
         distribution=list(row.distribution or []), source=row.source, created_by=row.created_by,
@@ -226,14 +232,16 @@ def list_models(ctx: EngineContext, actor: Actor) -> list[ProcessModels]:
         grouped: dict[str, list[ProcessVersion]] = {}
         for row in rows:
             grouped.setdefault(row.process_id, []).append(row)
-        found = [ProcessModels(pid, _display_name(versions), [_summary(v) for v in versions])
-                 for pid, versions in grouped.items()]
+        found = []
+        for pid, versions in grouped.items():
+            named = _naming_version(versions)
+            found.append(ProcessModels(pid, named.name, [_summary(v) for v in versions], named.name_zh or ""))
     return sorted(found, key=lambda p: p.name.lower())
 
 
-def _display_name(versions: list[ProcessVersion]) -> str:
-    """The process's name as its version in force says (else its newest version)."""
-    return next((v.name for v in versions if v.status == PUBLISHED), versions[0].name)
+def _naming_version(versions: list[ProcessVersion]) -> ProcessVersion:
+    """The version whose names the process goes by: the one in force (else its newest)."""
+    return next((v for v in versions if v.status == PUBLISHED), versions[0])
 
 
 def process_versions(ctx: EngineContext, actor: Actor, process_id: str) -> ProcessModels:
@@ -254,17 +262,18 @@ def _check_note(text: str, field: str) -> str:
     return text.strip()
 
 
-def _distribution(files: dict[str, str], departments: frozenset[str]) -> list[str]:
-    """The departments whose lanes the process has: they work it, so they are told of a new version."""
-    found: set[str] = set()
-    for path, text in files.items():
+def _name_zh(files: dict[str, str], process_id: str) -> str:
+    """The process's own Chinese name (its ``name:zh`` property), which the version carries from
+    its draft on, so that every page names even a draft in the reader's language."""
+    for path, text in sorted(files.items()):
         if path.startswith(WORKFLOW_PREFIX) and path.endswith(".bpmn"):
             try:
-                root = bpmn_xml.parse_xml(text, path)
+                found = bpmn_xml.process_property(bpmn_xml.parse_xml(text, path), process_id, NAME_ZH)
             except InvalidDefinition:
                 continue
-            found |= {lane.get("name", "") for lane in root.iterfind(".//bpmn:lane", bpmn_xml.NS)}
-    return sorted(found & departments)
+            if found:
+                return found.strip()[:MAX_NAME_ZH]
+    return ""
 
 
 def _validated(ctx: EngineContext, files: dict[str, str]) -> tuple[list[Problem], tuple[str, str] | None]:
@@ -289,9 +298,10 @@ def _new_draft(uow: UnitOfWork, ctx: EngineContext, actor: Actor, process: tuple
                problems: list[Problem], source: str, change_note: str) -> ModelView:
     process_id, name = process
     row = ProcessVersion(
-        process_id=process_id, name=name, version=processes.next_version_number(uow, process_id),
+        process_id=process_id, name=name, name_zh=_name_zh(files, process_id),
+        version=processes.next_version_number(uow, process_id),
         content_hash=_placeholder_hash(), status=DRAFT, published_at=None, label="",
-        change_note=change_note, distribution=_distribution(files, ctx.department_ids()), source=source,
+        change_note=change_note, distribution=lane_departments(files, ctx.department_ids()), source=source,
         created_by=actor.username, problems=[asdict(p) for p in problems],
         files=[ProcessFile(path=p, content=c) for p, c in sorted(files.items())],
     )
@@ -342,7 +352,9 @@ def _draft_row(uow: UnitOfWork, model_id: int) -> ProcessVersion:
 
 
 def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, content: str) -> ModelView:
-    """Change (or add) one file of a draft and validate the draft again."""
+    """Change (or add) one file of a draft and validate the draft again. A BPMN file that
+    replaces one keeps the original text of the extension and loop elements it did not change
+    (``extension_splice``): an editor's save must not rewrite what only other tools read."""
     _require(may_prepare(actor), actor, "edit process models")
     if bundle_path(path) != path:
         raise InvalidInput(f"path: {path!r} is not where the bundle keeps it ({bundle_path(path)!r})",
@@ -355,6 +367,9 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         files = {f.path: f.content for f in row.files}
         if path not in files and len(files) >= MAX_FILES:
             raise InvalidInput(f"path: a bundle holds at most {MAX_FILES} files", {"path": "too many files"})
+        lanes_before = lane_departments(files, ctx.department_ids())
+        if path.endswith(".bpmn") and path in files:
+            content = keep_unchanged_extensions(files[path], content, path)
         files[path] = content
         process_id = row.process_id
     problems, process = _validated(ctx, files)
@@ -369,13 +384,31 @@ def save_file(ctx: EngineContext, actor: Actor, model_id: int, path: str, conten
         else:
             existing.content = content
         row.problems = [asdict(p) for p in problems]
-        row.distribution = _distribution(files, ctx.department_ids())
+        row.distribution = follow_lanes(row.distribution or [], lanes_before,
+                                        lane_departments(files, ctx.department_ids()))
         if process is not None and process[0] == process_id:
             row.name = process[1]
+        row.name_zh = _name_zh(files, process_id)
         uow.session.flush()
         view = _view(uow, row)
         uow.commit()
         return view
+
+
+def set_distribution(ctx: EngineContext, actor: Actor, model_id: int, departments: object) -> ModelView:
+    """The process owner chooses who is told when the draft is published (by default the
+    departments of its lanes): department ids from the department list, nothing else."""
+    _require(may_prepare(actor), actor, "edit process models")
+    if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
+        raise InvalidInput("distribution: a list of department ids", {"distribution": "a list of department ids"})
+    unknown = sorted(set(departments) - ctx.department_ids())
+    if unknown:
+        shown = ", ".join(repr(d[:40]) for d in unknown[:5])
+        raise InvalidInput(f"distribution: no department {shown}", {"distribution": f"unknown department {shown}"})
+    with ctx.unit_of_work() as uow:
+        row = _draft_row(uow, model_id)
+        row.distribution = sorted(set(departments))
+        return _commit_view(uow, row)
 
 
 # --- signing ---------------------------------------------------------------------------------

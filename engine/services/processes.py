@@ -12,6 +12,7 @@ from engine.context import EngineContext
 from engine.data_limits import text_problem
 from engine.definitions import senders, starters
 from engine.definitions.catalog import ParsedProcess, ProcessBundle, parse_bundle, scan_directory
+from engine.definitions.distribution import lane_departments
 from engine.definitions.validation import Problem, validate
 from engine.errors import InvalidDefinition, NotFound
 from engine.persistence.models import Department, ProcessFile, ProcessVersion, Schedule, VersionSignoff
@@ -91,6 +92,7 @@ def publish_bundle(ctx: EngineContext, bundle: ProcessBundle, source_files: str 
             source="imported",
             created_by=IMPORTED_BY,
             change_note=f"Imported by setup from {files}",
+            distribution=lane_departments(bundle.files, ctx.department_ids()),
             files=[ProcessFile(path=p, content=c) for p, c in sorted(bundle.files.items())],
         )
         uow.session.add(row)

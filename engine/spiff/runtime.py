@@ -22,11 +22,11 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.definitions.catalog import ParsedProcess
+from engine.definitions.catalog import ParsedProcess, UserTaskInfo
 from engine.definitions.forms import conform
 from engine.errors import Conflict, ScriptError
 from engine.sandbox.environment import SCRIPT_FAILURES
@@ -35,7 +35,8 @@ from engine.spiff import held_events, state_codec, timer_gate
 from engine.spiff import limits as spiff_limits
 from engine.spiff import task_index as spiff_task_index
 from engine.spiff import task_lookup as spiff_task_lookup
-from engine.time import schedules, timers
+from engine.time import due_dates, schedules, timers
+from engine.time.clock import utcnow
 
 spiff_limits.apply()
 spiff_clock.apply()
@@ -410,7 +411,7 @@ class CaseRuntime:
                     form=info.form if info else None,
                     prefill=self._prefill(task),
                     detail=describe_item(self._instance_item(task)),
-                    due_at=self._deadline(task),
+                    due_at=self._own_due_date(task, info) or self._deadline(task),
                     owners=() if department is not None else lane_owner_names(lane, task.data),
                 )
             )
@@ -433,6 +434,18 @@ class CaseRuntime:
             top = workflow.top_workflow
             current = top.get_task_from_id(workflow.parent_task_id) if workflow is not top else None
         return holders
+
+    def _own_due_date(self, task: Task, info: UserTaskInfo | None) -> datetime | None:
+        """The due date the task's ``dueDate`` property gives, counted from now (its inbox row is
+        made once, now); None without the property or when its expression fails over the task's
+        data, and the boundary timers decide (``engine.time.due_dates`` says why it wins)."""
+        if info is None or not info.due_date:
+            return None
+        try:
+            return due_dates.due_at(info.due_date, utcnow(),
+                                    lambda expression: self.workflow.script_engine.evaluate(task, expression))
+        except (*SCRIPT_FAILURES, SpiffWorkflowException, ValueError, OverflowError):
+            return None
 
     @staticmethod
     def _deadline(task: Task) -> datetime | None:

@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
 SHOTS = Path("/tmp/sf-shots")
 TIMEOUT_MS = 10_000
 
+
 @dataclass
 class LiveServer:
     """A waitress server whose requests go to whichever app the current test plugged in."""

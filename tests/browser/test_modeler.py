@@ -147,8 +147,8 @@ FOREIGN = """<bpmn:extensionElements>
 
 def with_foreign_extensions(content: str) -> str:
     """The yearly review with Camunda's and spiff-arena's extension elements on its script task."""
-    namespaces = (f'xmlns:camunda="{CAMUNDA_NS}" xmlns:spiffworkflow="{SPIFF_NS}" '
-                  'id="Definitions_customer_review_yearly"')
+    assert f'xmlns:spiffworkflow="{SPIFF_NS}"' in content
+    namespaces = f'xmlns:camunda="{CAMUNDA_NS}" id="Definitions_customer_review_yearly"'
     changed = content.replace('id="Definitions_customer_review_yearly"', namespaces, 1)
     changed = changed.replace("<bpmn:incoming>Flow_DueToRequest</bpmn:incoming>", FOREIGN, 1)
     assert changed.count("camunda:") > 3
@@ -258,7 +258,7 @@ def test_the_owner_names_a_user_task_in_chinese_in_the_panel(
     sign_in(page, "owner1")
     open_modeler(page, draft.id, path)
     shape(page, task.get("id")).click()
-    field = page.get_by_label("Name in Chinese")
+    field = page.get_by_label("Name in Chinese", exact=True)
     expect(field).not_to_have_value("")  # the diagram's own name:zh is shown
     field.fill("新的中文名称")
     field.press("Tab")

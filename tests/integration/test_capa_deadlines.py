@@ -69,14 +69,6 @@ def _track(ctx, case_id: int, on: str, done: bool = False) -> cases.CaseView:  #
                     {"implementation_status": "done" if done else "partially_done", "implemented_on": on})
 
 
-
-
-
-
-
-
-
-
 def _due_in_inbox(ctx, username: str, case_id: int) -> list[tuple[str, datetime | None]]:  # type: ignore[no-untyped-def]
     inbox = work_items.inbox(ctx, actor(ctx, username))
     return [(item.title, item.due_at) for item in inbox if item.case_id == case_id]

@@ -54,17 +54,9 @@ def _agreed(ctx, case_id: int, new_date: str) -> None:  # type: ignore[no-untype
              {"informed_on": "2026-12-02", "new_date": new_date, "customer_consent": "agreed"})
 
 
-
-
-
-
 def _management_mail(ctx, case_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(address, task title) of the "new task" mail management received for the case."""
     return [m for m in queued_mail(ctx, case_id, "task_arrived") if m[0] == "gm1@example.com"]
-
-
-
-
 
 
 def _due_in_inbox(ctx, case_id: int, username: str) -> list[tuple[str, datetime | None]]:  # type: ignore[no-untyped-def]

@@ -38,19 +38,11 @@ def _requested(ctx) -> int:  # type: ignore[no-untyped-def]
     return case.id
 
 
-
-
 def _provide(ctx, case_id: int, department: str, username: str) -> None:  # type: ignore[no-untyped-def]
     [task] = [t for t in cases.get_case(ctx, actor(ctx, "auditor1"), case_id).open_tasks
               if t.title == PROVIDE and t.department == department]
     tasks.complete_task(ctx, actor(ctx, username), task.id,
                         {"item_reference": f"{department}-1", "provided_on": "2026-11-29"})
-
-
-
-
-
-
 
 
 @pytest.mark.clause("5.4.1")

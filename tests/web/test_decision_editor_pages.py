@@ -4,6 +4,7 @@ it carries (the DMN, its tests, their problems), and the model page's link to it
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,6 +14,8 @@ from lxml import html
 from engine.context import EngineContext
 from engine.services import models
 from engine.services.users import find_actor
+from web.modeler.decisions import CODEMIRROR_STYLE_HASHES, DMN_JS_STYLE_ATTRIBUTES
+from web.security_headers import CONTENT_SECURITY_POLICY
 
 PROCESS = "after_sales_feedback"
 DMN = "workflows/feedback_routing.dmn"
@@ -152,3 +155,27 @@ def test_an_unreadable_tests_file_shows_no_rows_and_its_problem(app: Flask, ctx:
     page = html.fromstring(login(app, "gm1").get(f"/models/{model.id}/decisions/view?file={DMN}").data)
     assert not page.xpath("//tbody[@id='decision-tests']/tr")
     assert "must be a JSON list" in page.xpath("//ul[@id='decision-problems']")[0].text_content()
+
+
+def directives(policy: str) -> dict[str, str]:
+    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in policy.split("; ")}
+
+
+def test_the_dmn_js_pages_allow_exactly_its_style_attributes_and_nothing_else_inline(
+        app: Flask, ctx: EngineContext) -> None:
+    model = draft(ctx)
+    client = login(app, "owner1")
+    for page in (f"/models/{model.id}/decisions?file={DMN}", f"/models/{model.id}/decisions/view?file={DMN}"):
+        policy = directives(client.get(page).headers["Content-Security-Policy"])
+        assert policy["script-src"] == "'self'"
+        sources = policy["style-src"].split(" ")
+        assert sources[:2] == ["'self'", "'unsafe-hashes'"]
+        assert len(sources) == 2 + len(DMN_JS_STYLE_ATTRIBUTES) + len(CODEMIRROR_STYLE_HASHES)
+        assert {k: v for k, v in policy.items() if k != "style-src"} == {
+            k: v for k, v in directives(CONTENT_SECURITY_POLICY).items() if k != "style-src"}
+    assert client.get(f"/models/{model.id}").headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    # each allowed attribute is one dmn-js's bundle builds (css() joins its parts with ';')
+    dist = Path(__file__).resolve().parents[2] / "node_modules/dmn-js/dist"
+    bundle = (dist / "dmn-modeler.production.min.js").read_text()
+    for value in DMN_JS_STYLE_ATTRIBUTES:
+        assert value.replace("\n", "\\n") in bundle or '","'.join(value.split(";")) in bundle, value

@@ -264,6 +264,7 @@ def test_rendered_form_posts_back_to_the_same_data() -> None:
 def test_render_values_shows_titles_yes_no_and_a_table() -> None:
     doc = render("{{ render_values(schema, ui, data) }}", schema=SCHEMA, ui=UI,
                  data={**FILLED, "priority": None})
+
     def value(path: str) -> str:
         return doc.xpath(f'//div[@data-field="{path}"]/dd')[0].text_content().strip()
     assert value("category") == "Repair request"

@@ -79,7 +79,7 @@ def test_the_three_sign_offs_through_the_pages_publish_the_version(app: Flask) -
     assert signed == [("prepared", "Process Owner"), ("submitted", "Process Owner"),
                       ("reviewed", "Quality Assurance Reviewer"), ("approved", "General Manager"),
                       ("published", "General Manager")]
-    assert "<li>qc</li>" in page  # the distribution list: the departments of its lanes
+    assert "<li>Quality Inspection Section</li>" in page  # the distribution list: its lanes' departments
 
 
 def test_reject_through_the_page_needs_a_comment_and_returns_to_draft(app: Flask) -> None:

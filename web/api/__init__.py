@@ -157,6 +157,8 @@ def cancel(case_id: int):  # type: ignore[no-untyped-def]
     """Administrators: cancel a running case or one in error, giving the reason."""
     reason = _body().get("reason")
     return jsonify(_case_json(interventions.cancel_case(engine(), g.actor, case_id, reason)))
+
+
 @bp.get("/cases/<int:case_id>/pack")
 def case_pack(case_id: int):  # type: ignore[no-untyped-def]
     """The case's audit pack (zip), verifiable offline with ``serviceflow audit verify --pack``."""

@@ -67,6 +67,13 @@ def export_model(model_id: int):  # type: ignore[no-untyped-def]
                     headers={"Content-Disposition": f'attachment; filename="{models.export_file_name(view)}"'})
 
 
+@bp.put("/models/<int:model_id>/distribution")
+def set_model_distribution(model_id: int):  # type: ignore[no-untyped-def]
+    """The process owner replaces a draft's distribution list (department ids)."""
+    departments = _body().get("distribution")
+    return jsonify(_model_json(models.set_distribution(engine(), g.actor, model_id, departments)))
+
+
 def _sign(model_id: int, step: str):  # type: ignore[no-untyped-def]
     note = _text(_body(), "note")
     return jsonify(_model_json(models.STEPS[step](engine(), g.actor, model_id, note)))

@@ -25,7 +25,9 @@ MODEL_SCHEMAS: dict = {
         "element_id": {**STRING, "description": "the BPMN/DMN element's id; empty for the whole file"},
         "file": STRING, "severity": {"enum": ["error", "warning"]}, "message": STRING}},
     "Model": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "process_id": STRING, "name": STRING, "label": STRING,
+        "id": {"type": "integer"}, "process_id": STRING, "name": STRING,
+        "name_zh": {**STRING, "description": "the process's name in Chinese (its name:zh property), if given"},
+        "label": STRING,
         "status": {"enum": ["draft", "submitted", "reviewed", "approved", "published", "superseded"]},
         "change_note": STRING, "files": {"type": "object", "additionalProperties": STRING},
         "problems": {"type": "array", "items": _ref("Problem")},
@@ -50,7 +52,8 @@ MODEL_SCHEMAS: dict = {
             "changes": {"type": "array", "items": {"type": "object", "properties": {
                 "attribute": STRING, "before": STRING, "after": STRING}}}}}}}},
     "ProcessVersions": {"type": "object", "properties": {
-        "process_id": STRING, "name": STRING, "versions": {"type": "array", "items": {"type": "object", "properties": {
+        "process_id": STRING, "name": STRING, "name_zh": STRING,
+        "versions": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "label": STRING, "status": STRING, "change_note": STRING,
             "source": STRING, "created_by": STRING, "created_at": STRING,
             "published_at": {"type": ["string", "null"]}}}}}},
@@ -105,6 +108,15 @@ MODEL_PATHS: dict = {
         "summary": "The version's files as a zip", "parameters": [MODEL_ID],
         "responses": {"200": {"description": "The zip", "content": {"application/zip": {
             "schema": {"type": "string", "format": "binary"}}}}, **_errors("401", "403", "404")}}},
+    "/models/{model_id}/distribution": {"put": {
+        "summary": "Replace a draft's distribution list (process owner): the departments told when it is published",
+        "parameters": [MODEL_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["distribution"], "properties": {
+                "distribution": {"type": "array", "items": STRING,
+                                 "description": "department ids from the department list"}}}}}},
+        "responses": {"200": _json(_ref("Model"), "The draft with its new list"),
+                      **_errors("400", "401", "403", "404", "409", "413", "422")}}},
     "/models/{model_id}/submit": _step("Submit a draft for review (process owner)", NOTE_BODY),
     "/models/{model_id}/review": _step("Sign the review (Quality Assurance)", NOTE_BODY),
     "/models/{model_id}/approve": _step("Sign the approval (management)", NOTE_BODY),

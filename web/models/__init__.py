@@ -85,8 +85,10 @@ def new_draft(process_id: str):  # type: ignore[no-untyped-def]
 def detail(model_id: int):  # type: ignore[no-untyped-def]
     """One version: files, problems, sign-offs, revision record, distribution, next steps."""
     view = models.get_model(engine(), actor(), model_id)
+    departments = list_departments(engine(), current_locale())
     return render_template("models/detail.html", model=view, steps=models.next_steps(actor(), view),
-                           comparable=model_diff.other_versions(engine(), actor(), model_id))
+                           comparable=model_diff.other_versions(engine(), actor(), model_id),
+                           departments=departments, department_names={d.id: d.name for d in departments})
 
 
 @bp.get("/<int:model_id>/diff")
@@ -97,6 +99,15 @@ def diff(model_id: int):  # type: ignore[no-untyped-def]
     against = required_int_param("against", 1, model_diff.MAX_ID)
     comparison = model_diff.compare_versions(engine(), actor(), model_id, against)
     return render_template("models/diff.html", comparison=comparison)
+
+
+@bp.post("/<int:model_id>/distribution")
+@login_required
+def distribution(model_id: int):  # type: ignore[no-untyped-def]
+    """The process owner chooses the draft's distribution list from the department list."""
+    models.set_distribution(engine(), actor(), model_id, request.form.getlist("department"))
+    flash(_("Distribution list saved."), "success")
+    return redirect(url_for("models.detail", model_id=model_id, _anchor="distribution-heading"))
 
 
 @bp.get("/<int:model_id>/print")

@@ -46,8 +46,27 @@
     return extensions(bo).filter(function (value) { return value.$type === type; })[0];
   }
 
-  function ensureExtensions(element) {
-    var bo = element.businessObject;
+  /* The process an element stands for: the process itself (a diagram without pools), a pool's
+     process, or the executable process of a collaboration (the canvas's root with pools). */
+  function processOf(bo) {
+    if (is(bo, "bpmn:Process")) {
+      return bo;
+    }
+    if (is(bo, "bpmn:Participant")) {
+      return bo.processRef || null;
+    }
+    if (is(bo, "bpmn:Collaboration")) {
+      var processes = (bo.participants || []).map(function (p) { return p.processRef; }).filter(Boolean);
+      return processes.filter(function (p) { return p.isExecutable; })[0] || processes[0] || null;
+    }
+    return null;
+  }
+
+  function itself(bo) {
+    return bo;
+  }
+
+  function ensureExtensions(element, bo) {
     if (!bo.extensionElements) {
       modeling.updateModdleProperties(element, bo, {
         extensionElements: moddle.create("bpmn:ExtensionElements", { values: [] }),
@@ -56,8 +75,8 @@
     return bo.extensionElements;
   }
 
-  function setExtensions(element, values) {
-    modeling.updateModdleProperties(element, ensureExtensions(element), { values: values });
+  function setExtensions(element, bo, values) {
+    modeling.updateModdleProperties(element, ensureExtensions(element, bo), { values: values });
   }
 
   /* A spiffworkflow element whose text body is the value (preScript, calledDecisionId...). */
@@ -75,30 +94,32 @@
           change[property] = value;
           modeling.updateModdleProperties(element, found, change);
         } else if (found) {
-          setExtensions(element, extensions(bo).filter(function (v) { return v !== found; }));
+          setExtensions(element, bo, extensions(bo).filter(function (v) { return v !== found; }));
         } else if (value) {
           var attrs = {};
           attrs[property] = value;
-          setExtensions(element, extensions(bo).concat([moddle.create(type, attrs)]));
+          setExtensions(element, bo, extensions(bo).concat([moddle.create(type, attrs)]));
         }
       },
     };
   }
 
-  /* One <spiffworkflow:property name=... value=...> of the element's <spiffworkflow:properties>. */
-  function propertyField(name) {
+  /* One <spiffworkflow:property name=... value=...> of the <spiffworkflow:properties> of the
+     element (or of what ``target`` finds for it: the process of a pool). */
+  function propertyField(name, target) {
+    var of = target || itself;
     function find(bo) {
-      var holder = extension(bo, "spiffworkflow:properties");
+      var holder = bo && extension(bo, "spiffworkflow:properties");
       var property = holder && (holder.values || []).filter(function (p) { return p.name === name; })[0];
       return { holder: holder, property: property };
     }
     return {
       get: function (bo) {
-        var found = find(bo);
+        var found = find(of(bo));
         return found.property ? found.property.value || "" : "";
       },
       set: function (element, value) {
-        var bo = element.businessObject;
+        var bo = of(element.businessObject);
         var found = find(bo);
         if (found.property && value) {
           modeling.updateModdleProperties(element, found.property, { value: value });
@@ -114,7 +135,7 @@
             });
           } else {
             var holder = moddle.create("spiffworkflow:properties", { values: [property] });
-            setExtensions(element, extensions(bo).concat([holder]));
+            setExtensions(element, bo, extensions(bo).concat([holder]));
           }
         }
       },
@@ -133,6 +154,17 @@
       },
     };
   }
+
+  /* The name of the process an element stands for (processOf): the name a version carries. */
+  var processName = {
+    get: function (bo) {
+      var process = processOf(bo);
+      return process ? process.name || "" : "";
+    },
+    set: function (element, value) {
+      modeling.updateModdleProperties(element, processOf(element.businessObject), { name: value || undefined });
+    },
+  };
 
   function expression(body) {
     return moddle.create("bpmn:FormalExpression", { body: body });
@@ -176,13 +208,95 @@
     return message;
   }
 
+  /* --- loops and multi-instance ------------------------------------------------------------ */
+
+  function loopOf(bo, type) {
+    return is(bo.loopCharacteristics, type) ? bo.loopCharacteristics : null;
+  }
+
+  function multiInstance(bo) {
+    return loopOf(bo, "bpmn:MultiInstanceLoopCharacteristics");
+  }
+
+  function standardLoop(bo) {
+    return loopOf(bo, "bpmn:StandardLoopCharacteristics");
+  }
+
+  /* A property of the element's loop characteristics: ``read`` and ``write`` convert between the
+     moddle value and the text of the panel's input ("" for none). */
+  function loopField(find, property, read, write) {
+    return {
+      get: function (bo) {
+        var loop = find(bo);
+        return loop && loop.get(property) !== undefined ? read(loop.get(property)) : "";
+      },
+      set: function (element, value) {
+        var loop = find(element.businessObject);
+        if (loop) {
+          var change = {};
+          change[property] = value ? write(value) : undefined;
+          modeling.updateModdleProperties(element, loop, change);
+        }
+      },
+    };
+  }
+
+  function expressionBody(value) { return value ? value.body || "" : ""; }
+  function text(value) { return value === null ? "" : String(value); }
+  /* A boolean of BPMN's (a moddle Boolean) or a foreign attribute such as
+     spiffworkflow:scriptsOnInstances (kept by moddle as the text "true"). */
+  function flag(value) { return value === true || value === "true" ? "true" : ""; }
+  function isTrue() { return true; }
+  function trueText() { return "true"; }
+
+  /* SpiffWorkflow names a multi-instance's collections by variable, where BPMN has a reference to
+     an element: the stand-in element carries the variable's name as its id (see
+     ServiceFlowModdle.keepUnresolvedReferences), and saveXML writes just that. */
+  function variableReference(value) { return value ? value.id || "" : ""; }
+  function newReference(name) { return moddle.create("bpmn:ItemAwareElement", { id: name }); }
+  function variableItem(value) { return value ? value.name || value.id || "" : ""; }
+  function newItem(type) {
+    return function (name) { return moddle.create(type, { id: name, name: name }); };
+  }
+
+  var LOOP_TYPES = {
+    parallel: "bpmn:MultiInstanceLoopCharacteristics",
+    sequential: "bpmn:MultiInstanceLoopCharacteristics",
+    standard: "bpmn:StandardLoopCharacteristics",
+  };
+
+  var loopType = {
+    get: function (bo) {
+      var mi = multiInstance(bo);
+      if (mi) {
+        return mi.isSequential ? "sequential" : "parallel";
+      }
+      return standardLoop(bo) ? "standard" : "";
+    },
+    set: function (element, value) {
+      var bo = element.businessObject;
+      var type = LOOP_TYPES[value];
+      if (type && is(bo.loopCharacteristics, type)) {
+        if (type === LOOP_TYPES.parallel) {
+          modeling.updateModdleProperties(element, bo.loopCharacteristics, { isSequential: value === "sequential" });
+        }
+        return;
+      }
+      var attrs = type === LOOP_TYPES.parallel ? { isSequential: value === "sequential" } : {};
+      modeling.updateProperties(element, { loopCharacteristics: type ? moddle.create(type, attrs) : undefined });
+    },
+  };
+
   var FIELDS = {
     name: attributeField("name"),
     nameZh: propertyField("name:zh"),
+    processName: processName,
+    processNameZh: propertyField("name:zh", processOf),
     department: attributeField("name"),
     form: propertyField("formJsonSchemaFilename"),
     uiForm: propertyField("formUiSchemaFilename"),
     departmentExpression: propertyField("departmentExpression"),
+    dueDate: propertyField("dueDate"),
     instructions: bodyField("spiffworkflow:instructionsForEndUser", "text"),
     script: {
       get: function (bo) { return bo.script || ""; },
@@ -229,6 +343,17 @@
     allowedSenders: propertyField("allowedSenders"),
     calledElement: attributeField("calledElement"),
     calledDecision: bodyField("spiffworkflow:calledDecisionId", "decisionId"),
+    loopType: loopType,
+    loopCollection: loopField(multiInstance, "loopDataInputRef", variableReference, newReference),
+    loopInputItem: loopField(multiInstance, "inputDataItem", variableItem, newItem("bpmn:DataInput")),
+    loopOutputCollection: loopField(multiInstance, "loopDataOutputRef", variableReference, newReference),
+    loopOutputItem: loopField(multiInstance, "outputDataItem", variableItem, newItem("bpmn:DataOutput")),
+    loopCardinality: loopField(multiInstance, "loopCardinality", expressionBody, expression),
+    completionCondition: loopField(multiInstance, "completionCondition", expressionBody, expression),
+    scriptsOnInstances: loopField(multiInstance, "spiffworkflow:scriptsOnInstances", flag, trueText),
+    loopCondition: loopField(standardLoop, "loopCondition", expressionBody, expression),
+    loopMaximum: loopField(standardLoop, "loopMaximum", text, Number),
+    testBefore: loopField(standardLoop, "testBefore", flag, isTrue),
   };
 
   /* The panel sections that apply to an element (data-kinds in the template). */
@@ -241,7 +366,8 @@
       }
     }
     add("lane", is(bo, "bpmn:Lane"));
-    add("named", !is(bo, "bpmn:Lane"));
+    add("named", !is(bo, "bpmn:Lane") && !is(bo, "bpmn:Process") && !is(bo, "bpmn:Collaboration"));
+    add("process", Boolean(processOf(bo)));
     add("userTask", is(bo, "bpmn:UserTask"));
     add("scriptTask", is(bo, "bpmn:ScriptTask"));
     add("activity", is(bo, "bpmn:Activity"));
@@ -251,13 +377,16 @@
     add("messageCatch", Boolean(messageHolder(bo)) && (is(bo, "bpmn:CatchEvent") || is(bo, "bpmn:ReceiveTask")));
     add("callActivity", is(bo, "bpmn:CallActivity"));
     add("businessRuleTask", is(bo, "bpmn:BusinessRuleTask"));
+    add("multiInstance", Boolean(multiInstance(bo)));
+    add("standardLoop", Boolean(standardLoop(bo)));
     return found;
   }
 
+  /* With nothing selected the panel shows the process (the canvas's root element). */
   function render() {
-    var element = selected;
-    panel.hidden = !element;
-    if (!element) {
+    var element = selected || modeler.get("canvas").getRootElement();
+    panel.hidden = !element || !element.businessObject;
+    if (panel.hidden) {
       return;
     }
     var bo = element.businessObject;
@@ -279,15 +408,24 @@
         option.textContent = value;
         input.appendChild(option);
       }
-      input.value = value;
+      if (input.type === "checkbox") {
+        input.checked = value === "true";
+      } else {
+        input.value = value;
+      }
     });
   }
 
   panel.addEventListener("change", function (event) {
     var input = event.target.closest("[data-field]");
-    if (input && selected) {
-      FIELDS[input.getAttribute("data-field")].set(selected, input.value.trim() ? input.value : "");
+    var element = selected || modeler.get("canvas").getRootElement();
+    if (input && element) {
+      var value = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value;
+      FIELDS[input.getAttribute("data-field")].set(element, value.trim() ? value : "");
       setStatus("unsaved");
+      if (input.hasAttribute("data-shapes-panel")) {
+        render();
+      }
     }
   });
 
@@ -348,6 +486,7 @@
   modeler.importXML(source.value).then(function (result) {
     window.ServiceFlowModdle.keepUnresolvedReferences(moddle, result.warnings);
     modeler.get("canvas").zoom("fit-viewport");
+    render();
     var initial = JSON.parse(root.getAttribute("data-problems") || "[]");
     window.ServiceFlowProblems.show(modeler, initial, file, problemList);
     setStatus("loaded");
