@@ -4,8 +4,7 @@ whole result as CSV for a spreadsheet.
 
 Integrity is the result of the case's last verification, which ``serviceflow audit verify`` and
 the worker keep (a ``CaseIntegrityFailure`` row per case that failed): ``failed`` selects those
-cases, ``verified`` the others. Until the model holds those results the parameter is refused
-(422) rather than ignored, so that no one reads an unfiltered list as a verified one.
+cases, ``verified`` the others.
 
 CSV cells are what people typed: a cell beginning with ``=``, ``+``, ``-``, ``@`` or a control
 character would run as a formula in a spreadsheet (CSV injection, OWASP), so it is prefixed with
@@ -22,8 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 
 from engine.errors import Forbidden, InvalidInput
-from engine.persistence import models
-from engine.persistence.models import Case, CaseParticipant, ProcessVersion
+from engine.persistence.models import Case, CaseIntegrityFailure, CaseParticipant, ProcessVersion
 from engine.services.actors import Actor
 from engine.services.visibility import department_party
 
@@ -34,20 +32,12 @@ CSV_COLUMNS = ("id", "process", "process_name", "version", "title", "customer", 
                "outcome", "started", "updated", "completed")
 
 
-def integrity_available() -> bool:
-    """Whether verification results are stored (the integrity filter can be offered)."""
-    return hasattr(models, "CaseIntegrityFailure")
-
-
 def parse_integrity(text: str | None) -> str | None:
     if text is None:
         return None
     if text not in INTEGRITY_VALUES:
         raise InvalidInput(f"integrity: {text!r} is not one of {', '.join(INTEGRITY_VALUES)}",
                            {"integrity": [f"Must be one of: {', '.join(INTEGRITY_VALUES)}."]})
-    if not integrity_available():
-        raise InvalidInput("integrity: no verification results are stored yet",
-                           {"integrity": ["Not available: no verification results are stored yet."]})
     return text
 
 
@@ -67,7 +57,7 @@ def conditions(version: int | None, started_from: date | None, started_to: date 
     if outcome:
         found.append(Case.outcome.ilike(f"%{outcome}%"))
     if integrity is not None:
-        failures = select(models.CaseIntegrityFailure.case_id)  # type: ignore[attr-defined]
+        failures = select(CaseIntegrityFailure.case_id)
         found.append(Case.id.in_(failures) if integrity == "failed" else Case.id.not_in(failures))
     return found
 

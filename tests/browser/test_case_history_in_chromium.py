@@ -30,7 +30,7 @@ def _visit_revised_then_rejected(ctx: EngineContext) -> int:
 
 def test_a_completed_case_is_stepped_through_on_its_diagrams(page: Page, ctx: EngineContext, shots) -> None:
     case_id = _visit_revised_then_rejected(ctx)
-    sign_in(page, "auditor1")
+    sign_in(page, "auditor1", lands_on="cases")
     page.goto(f"/cases/{case_id}")
     page.get_by_role("link", name="Step through on the diagram").click()
     expect(page).to_have_url(re.compile(rf"/cases/{case_id}/history$"))

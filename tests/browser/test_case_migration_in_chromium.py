@@ -38,11 +38,11 @@ def test_an_owner_migrates_a_running_case_sees_it_in_its_history_and_reverts_it(
     migration_page = page.url
 
     page.goto(f"/cases/{moves.id}")
-    expect(page.get_by_text("case_migrated")).to_be_visible()
+    expect(page.get_by_role("cell", name="Case migrated", exact=True)).to_be_visible()
 
     page.goto(migration_page)
     page.locator("#revert").click()
     expect(page.locator(f'#migration-cases tr[data-case="{moves.id}"]')).to_have_attribute("data-status", "reverted")
     assert cases.get_case(ctx, actor(ctx, "owner1"), moves.id).version == 1
     page.goto(f"/cases/{moves.id}")
-    expect(page.get_by_text("migration_reverted")).to_be_visible()
+    expect(page.get_by_role("cell", name="Migration reverted", exact=True)).to_be_visible()

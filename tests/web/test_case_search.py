@@ -1,7 +1,7 @@
 """The auditors' case search (issue 11 §5) by customer, process, version, period, department and
 outcome, through the page, its CSV and the API, on SQLite and PostgreSQL; the CSV holds every
 matching case, guards against formula injection and is for auditors, administrators and owners.
-The integrity filter is refused (422) while no verification results are stored."""
+The integrity filter selects by the stored result of the last verification."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from engine.services import cases
+from engine.services import cases, integrity
 from engine.services.processes import publish_bundle
 from engine.time.clock import utcnow
 from tests.factories import actor, complete, script_process
+from tests.integration.tamper import edit_case
 from tests.web.test_pages import login
 from tests.web.test_visibility import FEEDBACK
 
@@ -57,11 +58,19 @@ def test_the_search_narrows_by_department_version_period_and_outcome(api, sample
 
 
 @pytest.mark.parametrize(("query", "field"), [("version=two", "version"), ("from=2026-02-30", "from"),
-                                               ("to=tomorrow", "to"), ("integrity=verified", "integrity"),
-                                               ("integrity=maybe", "integrity")])
+                                               ("to=tomorrow", "to"), ("integrity=maybe", "integrity")])
 def test_a_filter_that_cannot_be_applied_is_refused_naming_it(api, sampled, query, field):
     response = api.get(f"/cases?{query}", as_="auditor1")
     assert response.status_code == 422 and field in response.json["details"]
+
+
+def test_integrity_selects_by_the_last_verification(ctx, api, sampled):
+    feedback, tally = sampled
+    edit_case(ctx, feedback, data={"edited": "by hand"})
+    run = integrity.verify_all(ctx)
+    assert [v.case_id for v in run.failures] == [feedback]
+    assert feedback in _ids(api, "integrity=failed") and tally not in _ids(api, "integrity=failed")
+    assert tally in _ids(api, "integrity=verified") and feedback not in _ids(api, "integrity=verified")
 
 
 def test_the_page_offers_the_search_and_an_empty_field_means_any(app, sampled):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.data_limits import DataLimits
-from engine.services.case_search import INTEGRITY_VALUES, integrity_available
+from engine.services.case_search import INTEGRITY_VALUES
 from engine.services.messages import MAX_NAME
 from web.api.openapi_migrations import MIGRATION_PATHS, MIGRATION_SCHEMAS
 from web.api.openapi_models import MODEL_PATHS, MODEL_SCHEMAS
@@ -32,13 +32,21 @@ ERRORS = {
 BODY_ERRORS = ("400", "413", "422")
 
 
+def _stored_body(body: dict) -> dict:
+    """A JSON object body: fields it does not name are ignored but still checked as every stored
+    value is (no NUL character in a name or a text), so the document says so."""
+    if body.get("type") != "object" or "additionalProperties" in body:
+        return body
+    return {**body, "propertyNames": TEXT, "additionalProperties": _ref("JsonValue")}
+
+
 def _op(summary: str, ok: dict, body: dict | None = None, params: list | None = None,
         errors: tuple[str, ...] = ("401",)) -> dict:
     """An operation; one with a body also answers 400, 413 and 422 (``json_body``)."""
     codes = (*errors, *BODY_ERRORS) if body is not None else errors
     op: dict[str, Any] = {"summary": summary, "responses": {**ok, **{c: ERRORS[c] for c in codes if c not in ok}}}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _stored_body(body)}}}
     if params:
         op["parameters"] = params
     return op
@@ -73,9 +81,7 @@ CASE_SEARCH = [
     _query("to", {**DAY, "description": "cases started on this day or earlier"}),
     _query("department", {**TEXT, "description": "a department that had a task in the case"}),
     _query("outcome", {**TEXT, "description": "part of the outcome (the end event's name)"}),
-    # offered once verification results are stored (engine.services.case_search)
-    *([_query("integrity", {"enum": list(INTEGRITY_VALUES), "description": "the case's last verification"})]
-      if integrity_available() else []),
+    _query("integrity", {"enum": list(INTEGRITY_VALUES), "description": "the case's last verification"}),
 ]
 LOG_FILTER = [_query("process"), _query("since", {"type": "string", "format": "date",
                                                           "description": "only events from this day on (UTC)"})]

@@ -155,7 +155,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "cases/list.html", cases=views, pager=pager, flt=flt, args=args, statuses=STATUSES,
         processes=processes.list_published(engine()), departments=list_departments(engine(), current_locale()),
-        integrity_filter=case_search.integrity_available(), may_export=case_search.may_export_cases(who),
+        may_export=case_search.may_export_cases(who),
     )
 
 
