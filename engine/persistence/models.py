@@ -316,9 +316,12 @@ class WorkItem(Base):
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
     # The people named to work a task no department works (engine.services.work_items): the
-    # users its lane's ``lane_owners`` entry lists, else the person who started the case.
-    owners: Mapped[list[User]] = relationship(secondary="work_item_owners", lazy="selectin",
-                                              order_by="User.username")
+    # users its lane's ``lane_owners`` entry lists, else the person who started the case. Loaded
+    # only when read (only tasks without a department have any): the inbox's every row would
+    # otherwise cost a query; deleting an inbox row leaves its owner rows to the database's
+    # ON DELETE CASCADE rather than loading them first.
+    owners: Mapped[list[User]] = relationship(secondary="work_item_owners", lazy="select",
+                                              order_by="User.username", passive_deletes=True)
 
 
 class WorkItemOwner(Base):

@@ -111,6 +111,7 @@ def _queue(uow: UnitOfWork, mail: MailSettings, kind: str, item: WorkItem, users
     if not users:
         return 0
     messages = {}
+    told = []
     for user in users:
         locale = user.locale or "en"
         if locale not in messages:
@@ -120,18 +121,19 @@ def _queue(uow: UnitOfWork, mail: MailSettings, kind: str, item: WorkItem, users
         uow.session.add(OutboxMessage(kind=kind, recipient_id=user.id, to_address=user.email, subject=message.subject,
                                       body=message.body, case_id=item.case_id, task_id=item.id, status="queued",
                                       created_at=utcnow(), error=""))
-        _record_queued(uow, kind, item, user, message.subject, actor)
+        told.append({"recipient": user.username, "subject": message.subject})
+    _record_queued(uow, kind, item, told, actor)
     return len(users)
 
 
-def _record_queued(uow: UnitOfWork, kind: str, item: WorkItem, user: User, subject: str, actor: Any) -> None:
-    """The case's history says who was told what and when (the mail's kind, recipient and subject;
-    its address and body stay in the outbox, and the worker's sending is the outbox's record)."""
+def _record_queued(uow: UnitOfWork, kind: str, item: WorkItem, told: list[dict], actor: Any) -> None:
+    """The case's history says who was told what and when: one event per mailing, with each
+    recipient and the subject in their language (addresses and bodies stay in the outbox, and the
+    worker's sending is the outbox's record)."""
     case = uow.session.get(Case, item.case_id)
     if case is not None:
-        audit.record(case, "notification_queued", actor,
-                                     {"kind": kind, "recipient": user.username, "subject": subject},
-                                     task_id=item.id, element_id=item.element_id)
+        audit.record(case, "notification_queued", actor, {"kind": kind, "sent": told},
+                     task_id=item.id, element_id=item.element_id)
 
 
 def queue_task_arrived(uow: UnitOfWork, mail: MailSettings, item: WorkItem, actor: Any = None) -> int:

@@ -45,7 +45,8 @@ def work_item_view(item: WorkItem) -> WorkItemView:
         title=item.title, detail=item.detail or "", case_title=item.case_title, customer=item.customer, lane=item.lane,
         department=item.department_id, assignee=item.assignee.username if item.assignee else None,
         form=item.form, priority=item.priority, due_at=item.due_at, created_at=item.created_at,
-        title_zh=item.title_zh or "", owners=tuple(owner.username for owner in item.owners),
+        title_zh=item.title_zh or "",
+        owners=tuple(owner.username for owner in item.owners) if item.department_id is None else (),
     )
 
 
