@@ -81,3 +81,15 @@ def check_data(value: Any, limits: DataLimits, field: str, what: str) -> None:
     if size > limits.max_bytes:
         message = f"Must be at most {limits.max_bytes} bytes as JSON (it is {size})."
         raise InvalidInput(f"{what} is too large: {message}", {field: [message]})
+
+
+def required_text(value: Any, field: str, most: int, missing: str) -> str:
+    """A person's short text (a comment, a reason), trimmed: present, at most ``most`` characters
+    and storable, else InvalidInput naming ``field`` (``missing`` says what to write)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(missing, {field: ["Required."]})
+    if len(text) > most or text_problem(text) is not None:
+        raise InvalidInput(f"The {field} must be at most {most} characters of text",
+                           {field: [f"At most {most} characters, no NUL character."]})
+    return text

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit import chain as audit
@@ -249,17 +250,15 @@ def _csv_rows(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[lis
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
     """A case's history in order, and the first event that does not verify (None: intact);
     NotFound when ``actor`` may not read the case."""
-    events, verdict = case_history(ctx, actor, case_id)
-    return events, verdict.broken_seq
-
-
-def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], verify.Verdict]:
-    """A case's history in order, and the verdict on it (``engine.audit.verify``: chain, case row,
-    data and stored state); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        visibility.readable_case(uow.session, actor, case_id)
-        events = list(uow.session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
-        ))
-        verdict = verify.verify_events(verify.stored_case(uow.session, uow.session.get(Case, case_id)), events)
-        return [event_view(e) for e in events], verdict
+        _, events, verdict = verified_events(uow.session, actor, case_id)
+        return [event_view(e) for e in events], verdict.broken_seq
+
+
+def verified_events(session: Session, actor: Actor, case_id: int) -> tuple[Case, list[CaseEvent], verify.Verdict]:
+    """The case ``actor`` may read, its events in order and the verdict on them
+    (``engine.audit.verify``: chain, case row, data and stored state): the one reading of a history
+    that the API and the history page share. NotFound when ``actor`` may not read the case."""
+    case = visibility.readable_case(session, actor, case_id)
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
+    return case, events, verify.verify_events(verify.stored_case(session, case), events)

@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.audit import chain as audit
 from engine.context import EngineContext
-from engine.errors import Conflict, Forbidden, InvalidInput
+from engine.data_limits import required_text
+from engine.errors import Conflict, Forbidden
 from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.cases import EventView, event_view
@@ -21,12 +22,7 @@ def add_comment(ctx: EngineContext, actor: Actor, case_id: int, text: Any) -> Ev
     """The recorded comment; NotFound when ``actor`` may not read the case."""
     if actor.reads_only:
         raise Forbidden("Auditors read cases; they do not comment on them")
-    text = text.strip() if isinstance(text, str) else ""
-    if not text:
-        raise InvalidInput("Write the comment first", {"text": ["Required."]})
-    if len(text) > MAX_COMMENT or "\x00" in text:
-        raise InvalidInput(f"A comment is at most {MAX_COMMENT} characters of text",
-                           {"text": [f"At most {MAX_COMMENT} characters, no NUL character."]})
+    text = required_text(text, "text", MAX_COMMENT, "Write the comment first")
     with ctx.unit_of_work() as uow:
         visibility.readable_case(uow.session, actor, case_id)
         case = locked_case(uow.session, case_id)

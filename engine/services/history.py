@@ -13,9 +13,8 @@ from engine.audit import verify
 from engine.context import EngineContext
 from engine.definitions.catalog import ParsedProcess
 from engine.persistence.models import CaseEvent, Department
-from engine.services import visibility
 from engine.services.actors import Actor
-from engine.services.cases import EventView, event_view
+from engine.services.cases import EventView, event_view, verified_events
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,9 @@ def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[H
     """The history in order and the verdict on it (``engine.audit.verify``: chain, case row, data
     and stored state); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case = visibility.readable_case(uow.session, actor, case_id)
+        case, events, verdict = verified_events(uow.session, actor, case_id)
         process = ctx.process(case.version)
         departments = {d.id: d for d in uow.session.scalars(select(Department))}
-        events = list(uow.session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
-        verdict = verify.verify_events(verify.stored_case(uow.session, case), events)
         routed: dict[str, str] = {}
         entries = []
         for event in events:

@@ -15,7 +15,8 @@ from sqlalchemy import delete
 
 from engine.audit import chain as audit
 from engine.context import EngineContext
-from engine.errors import Conflict, Forbidden, InvalidInput
+from engine.data_limits import required_text
+from engine.errors import Conflict, Forbidden
 from engine.persistence.models import CaseState, MessageWait, WorkItem
 from engine.services import visibility
 from engine.services.actors import Actor
@@ -59,12 +60,7 @@ def cancel_case(ctx: EngineContext, actor: Actor, case_id: int, reason: str) -> 
     """End a running case or one in error for good, with the reason given: its open tasks leave
     every inbox and its timers and message waits are dropped; its history stays as it was."""
     _check_admin(actor)
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise InvalidInput("Give the reason for cancelling the case", {"reason": ["Required."]})
-    if len(reason) > MAX_REASON or "\x00" in reason:
-        raise InvalidInput(f"The reason must be at most {MAX_REASON} characters of text",
-                           {"reason": [f"At most {MAX_REASON} characters, no NUL character."]})
+    reason = required_text(reason, "reason", MAX_REASON, "Give the reason for cancelling the case")
     with ctx.unit_of_work() as uow:
         visibility.readable_case(uow.session, actor, case_id)
         case = locked_case(uow.session, case_id)

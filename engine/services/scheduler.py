@@ -36,13 +36,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from engine.audit import chain as audit
+from engine.audit.verify import CheckpointHeads
 from engine.context import EngineContext
 from engine.persistence.models import Case, ProcessVersion, Schedule, WorkItem
 from engine.persistence.uow import UnitOfWork
 from engine.services import integrity
 from engine.services.case_store import load_runtime, run_step, save_runtime
 from engine.services.cases import start_in
-from engine.services.checkpoints import checkpoint_if_due, checkpoints_enabled
+from engine.services.checkpoints import checkpoint_if_due, checkpoints_enabled, signed_heads
 from engine.services.engine_errors import describe_engine_failure
 from engine.services.incidents import record_incident
 from engine.services.notifications import open_items, queue_task_due_soon, queue_task_escalated, send_queued_mail
@@ -355,6 +356,7 @@ class VerifyPass:
 
     due: float
     next_id: int | None = None
+    heads: CheckpointHeads | None = None  # the signed heads, read once when the pass starts
 
 
 def verify_slice(ctx: EngineContext, progress: VerifyPass, size: int = VERIFY_SLICE) -> int:
@@ -367,8 +369,10 @@ def verify_slice(ctx: EngineContext, progress: VerifyPass, size: int = VERIFY_SL
     start = progress.next_id or 0
     try:
         with ctx.unit_of_work(readonly=True) as uow:
+            if progress.next_id is None:
+                progress.heads = signed_heads(ctx, uow.session)
             ids = list(uow.session.scalars(select(Case.id).where(Case.id >= start).order_by(Case.id).limit(size)))
-        run = integrity.verify_all(ctx, ids) if ids else integrity.VerifyRun(0)
+        run = integrity.verify_all(ctx, ids, progress.heads) if ids else integrity.VerifyRun(0)
     except SQLAlchemyError as exc:
         log.warning("database unavailable, history verification paused: %s", exc)
         return 0

@@ -15,6 +15,7 @@ from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
 from engine.errors import Conflict, InvalidInput
 from engine.persistence.models import Case, WorkItem
+from engine.persistence.uow import UnitOfWork
 from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
@@ -95,6 +96,20 @@ def locked_case(session: Session, case_id: int) -> Case:
     return session.scalars(select(Case).where(Case.id == case_id).with_for_update(of=Case)).one()
 
 
+MOVED_ON = "The case changed while you were working on it; reload and try again"
+
+
+def _task_in_running_case(uow: UnitOfWork, actor: Actor, task_id: str, doing: str) -> tuple[WorkItem, Case]:
+    """The open task ``actor`` may work on and its case, locked; Conflict when the case no longer
+    runs. Every step on a task (completing it, pressing its signal) begins here."""
+    item = find_open_item(uow, task_id)
+    check_may_work_on(actor, item)
+    case = locked_case(uow.session, item.case_id)
+    if case.status != "running":
+        raise Conflict(f"The case is {case.status}; its tasks cannot be {doing}")
+    return item, case
+
+
 def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> CaseView:
     """Submit a task's form and move the case on, in one transaction with its events.
 
@@ -104,19 +119,13 @@ def complete_task(ctx: EngineContext, actor: Actor, task_id: str, data: Any) -> 
     """
     check_data(data, ctx.settings.data_limits, "", "The form")
     with ctx.unit_of_work() as uow:
-        item = find_open_item(uow, task_id)
-        check_may_work_on(actor, item)
-        case = locked_case(uow.session, item.case_id)
-        if case.status != "running":
-            raise Conflict(f"The case is {case.status}; its tasks cannot be completed")
+        item, case = _task_in_running_case(uow, actor, task_id, "completed")
         clean = validated(uow.session, _form(ctx.process(case.version), item), data)
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
-        audit.record(case, "task_completed", actor, clean, task_id=task_id,
-                                     element_id=item.element_id)
+        audit.record(case, "task_completed", actor, clean, task_id=task_id, element_id=item.element_id)
         error = run_step(uow, case, actor, lambda: runtime.complete(task_id, clean))
-        return commit_step(ctx, uow, case, runtime, actor, error,
-                           "The case changed while you were working on it; reload and try again")
+        return commit_step(ctx, uow, case, runtime, actor, error, MOVED_ON)
 
 
 def send_signal(ctx: EngineContext, actor: Actor, task_id: str, name: Any) -> CaseView:
@@ -126,21 +135,16 @@ def send_signal(ctx: EngineContext, actor: Actor, task_id: str, name: Any) -> Ca
     if not isinstance(name, str) or not name:
         raise InvalidInput("Name the signal to send", {"signal": ["Required: one of the task's signals."]})
     with ctx.unit_of_work() as uow:
-        item = find_open_item(uow, task_id)
-        check_may_work_on(actor, item)
-        case = locked_case(uow.session, item.case_id)
-        if case.status != "running":
-            raise Conflict(f"The case is {case.status}; its tasks cannot send signals")
+        item, case = _task_in_running_case(uow, actor, task_id, "signalled")
         offered = {s.get("name"): s.get("label") for s in (item.presentation or {}).get("signals", [])}
         if name not in offered:
             raise Conflict(f"This task offers no signal {name!r}")
         runtime = load_runtime(ctx, uow, case)
         runtime.user_task(task_id)
         audit.record(case, "signal_sent", actor, {"signal": name, "label": offered[name]},
-                                     task_id=task_id, element_id=item.element_id)
+                     task_id=task_id, element_id=item.element_id)
         error = run_step(uow, case, actor, lambda: runtime.send_signal(task_id, name))
-        return commit_step(ctx, uow, case, runtime, actor, error,
-                           "The case changed while you were working on it; reload and try again")
+        return commit_step(ctx, uow, case, runtime, actor, error, MOVED_ON)
 
 
 def open_task_forms(ctx: EngineContext, view: CaseView) -> dict[str, FormDefinition | None]:
