@@ -68,7 +68,7 @@ class RecordedEvent:
     @classmethod
     def of(cls, event: Any) -> RecordedEvent:
         return cls(event.seq, event.type, event.at, event.task_id, event.element_id, event.data or {},
-                   event.version_hash, getattr(event, "data_hash", None), getattr(event, "changes", None))
+                   event.version_hash, event.data_hash, event.changes)
 
 
 @dataclass(frozen=True)
