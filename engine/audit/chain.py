@@ -16,12 +16,12 @@ table refuses UPDATE on PostgreSQL.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, object_session
 
 from engine.persistence.models import Case, CaseEvent
@@ -73,8 +73,9 @@ def event_hash(event: CaseEvent) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """A deep, JSON-shaped copy: what is recorded can never change with the workflow's data."""
-    return json.loads(canonical_json(copy.deepcopy(value)))
+    """A deep, JSON-shaped copy: what is recorded can never change with the workflow's data (the
+    text is a snapshot already, so the value needs no copy before it is encoded)."""
+    return json.loads(canonical_json(value))
 
 
 def jsonable_with_text(value: Any) -> tuple[Any, str]:
@@ -168,7 +169,14 @@ def seal(case: Case, data_text: str | None = None, state_hash: str | None = None
     session = object_session(case)
     if session is None:
         raise RuntimeError("a case's events are sealed inside its session")
-    session.add_all(queue)
+    session.execute(insert(_EVENTS), [{column: getattr(event, column) for column in _EVENT_COLUMNS} for event in queue])
+
+
+# A step's events go in as one executemany of plain rows, not as ORM objects: the ORM needs each
+# new row's id back, which SQLite's RETURNING cannot give in order for a batch, so it would insert
+# them one statement at a time. Nothing reads an event's id before the transaction ends.
+_EVENTS = CaseEvent.__table__
+_EVENT_COLUMNS = tuple(column.key for column in _EVENTS.columns if column.key != "id")
 
 
 @sa_event.listens_for(Session, "before_commit")

@@ -9,7 +9,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from engine import effects
 from engine.audit import chain as audit
@@ -43,14 +43,16 @@ def load_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case) -> CaseRuntime
 def _write_state(uow: UnitOfWork, case_id: int, runtime: CaseRuntime) -> str:
     """Write the skeleton and only the task rows that changed since the last save; the hash of
     the stored state that results."""
+    saved_before = bool(runtime.tracker.known)
     delta = runtime.dump_delta()
-    state = uow.session.get(CaseState, case_id)
-    if state is None:
+    # One UPDATE, not a read and a write: a workflow saved before (or read from the database) has
+    # its state row.
+    stored = saved_before and uow.session.execute(
+        update(CaseState).where(CaseState.case_id == case_id).values(state=delta.skeleton)).rowcount > 0
+    if not stored:
         uow.session.add(CaseState(case_id=case_id, state=delta.skeleton))
-    else:
-        state.state = delta.skeleton
     stale = delta.deletes | set(delta.upserts)
-    if stale and state is not None:
+    if stale and stored:
         uow.session.execute(delete(CaseTask).where(CaseTask.case_id == case_id, CaseTask.task_id.in_(stale)))
     if delta.upserts:
         uow.session.execute(insert(CaseTask), [
@@ -201,7 +203,7 @@ def save_runtime(ctx: EngineContext, uow: UnitOfWork, case: Case, runtime: CaseR
     waiting = error is None and not runtime.is_completed
     case.next_due_at = timers.next_due_at(runtime.pending_timers()) if waiting else None
     # Messages find their case by this index alone (engine.services.messages).
-    message_index.replace_waits(uow, case.id, runtime.waiting_messages() if waiting else [])
+    message_index.replace_waits(uow, case.id, runtime.waiting_messages() if waiting else [], runtime.tracker)
     ready = [] if error is not None else runtime.ready_tasks(ctx.department_ids())
     _sync_inbox(ctx, uow, case, runtime, ready, actor)
     audit.seal(case, data_text, state_hash)

@@ -13,6 +13,7 @@ from engine.audit import chain as audit
 from engine.persistence.models import MessageWait
 from engine.persistence.uow import UnitOfWork
 from engine.spiff.runtime import WaitingMessage
+from engine.spiff.state_codec import SaveTracker
 from engine.time.clock import utcnow
 
 MAX_VALUE = 255
@@ -26,22 +27,28 @@ def index_value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def replace_waits(uow: UnitOfWork, case_id: int, waits: list[WaitingMessage]) -> None:
-    """Make the case's rows say exactly what it waits for now: an inbox-style index, rewritten on
-    every save (a case waits at a handful of events at most, so rewriting is cheaper than diffing).
-    Message start events of a new top-level workflow are not indexed: they start cases, which the
-    deployed process versions say, not a waiting case."""
-    uow.session.execute(delete(MessageWait).where(MessageWait.case_id == case_id))
-    now = utcnow()
+def replace_waits(uow: UnitOfWork, case_id: int, waits: list[WaitingMessage], tracker: SaveTracker) -> None:
+    """Make the case's rows say exactly what it waits for now: an inbox-style index, rewritten
+    when a save changes it (a case waits at a handful of events at most, so rewriting is cheaper
+    than diffing). ``tracker`` remembers what the runtime's last save wrote: most steps change no
+    wait, and then the rows, and the time each wait began, stay as they are. Message start events
+    of a new top-level workflow are not indexed: they start cases, which the deployed process
+    versions say, not a waiting case."""
     rows = []
     for wait in waits:
         if wait.is_start:
             continue
         pairs = [(key, index_value(value)) for key, value in sorted(wait.correlation.items())] or [(NO_KEY, "")]
         rows += [{"case_id": case_id, "task_id": wait.task_id, "element_id": wait.element_id, "name": wait.name,
-                  "key": key[:200], "value": value, "created_at": now} for key, value in pairs]
+                  "key": key[:200], "value": value} for key, value in pairs]
+    indexed = tuple(sorted(tuple(row.values()) for row in rows))
+    if tracker.indexed_waits == indexed:
+        return
+    uow.session.execute(delete(MessageWait).where(MessageWait.case_id == case_id))
     if rows:
-        uow.session.execute(insert(MessageWait), rows)
+        now = utcnow()
+        uow.session.execute(insert(MessageWait), [{**row, "created_at": now} for row in rows])
+    tracker.indexed_waits = indexed
 
 
 def find_waits(uow: UnitOfWork, name: str, correlation: dict[str, Any], case_id: int | None = None,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from babel.support import Translations
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from engine import notifications
 from engine.audit import chain as audit
@@ -111,17 +111,21 @@ def _queue(uow: UnitOfWork, mail: MailSettings, kind: str, item: WorkItem, users
     if not users:
         return 0
     messages = {}
-    told = []
+    told, rows = [], []
+    now = utcnow()
     for user in users:
         locale = user.locale or "en"
         if locale not in messages:
             messages[locale] = notifications.compose(_notice(uow, kind, item, actor, locale), mail.base_url,
                                                      _gettext(mail.catalogs, locale))
         message = messages[locale]
-        uow.session.add(OutboxMessage(kind=kind, recipient_id=user.id, to_address=user.email, subject=message.subject,
-                                      body=message.body, case_id=item.case_id, task_id=item.id, status="queued",
-                                      created_at=utcnow(), error=""))
+        rows.append({"kind": kind, "recipient_id": user.id, "to_address": user.email, "subject": message.subject,
+                     "body": message.body, "case_id": item.case_id, "task_id": item.id, "status": "queued",
+                     "created_at": now, "sent_at": None, "error": ""})
         told.append({"recipient": user.username, "subject": message.subject})
+    # One executemany of plain rows: as ORM objects SQLite would insert them one statement each
+    # (see engine.audit.chain); nothing needs a queued mail's id before the worker reads it.
+    uow.session.execute(insert(OutboxMessage.__table__), rows)
     _record_queued(uow, kind, item, told, actor)
     return len(users)
 

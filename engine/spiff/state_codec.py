@@ -88,6 +88,9 @@ class SaveTracker:
     known: set[str] = field(default_factory=set)
     digests: dict[str, int] = field(default_factory=dict)
     rows_total: int = 0
+    # The message index rows (engine.services.message_index) the last save wrote, so that a save
+    # that changes no wait leaves them alone; None while unknown (a workflow read from the database).
+    indexed_waits: tuple | None = None
 
     def replace_rows(self, drop: Iterable[str], write: dict[str, tuple[str, str]]) -> None:
         """Keep the stored rows' digest sum (``engine.spiff.state_digest``) in step with a save."""
