@@ -113,7 +113,6 @@ class Server:
     url: str = ""
     behaviour: str = "grant"
     requests: list[bytes] = dataclasses.field(default_factory=list)
-    impostor: Authority | None = None  # signs in "untrusted": a TSA the configured CA never issued
     released: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
@@ -152,7 +151,7 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 "grant": lambda: server.authority.respond(request),
                 "other_imprint": lambda: server.authority.respond(request, imprint=hashlib.sha256(b"other").digest()),
                 "other_nonce": lambda: server.authority.respond(request, nonce_shift=1),
-                "untrusted": lambda: (server.impostor or Authority("impostor")).respond(request),
+                "untrusted": lambda: Authority("impostor").respond(request),  # a TSA the configured CA never issued
             }
             if behaviour == "error":
                 self._send(500, b"internal error", "text/plain")
