@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from engine.data_limits import DataLimits
 from engine.errors import ServiceFlowError
@@ -114,6 +115,12 @@ class AuditSettings:
     create_key: bool = False
     checkpoint_dir: Path | None = None  # one JSON file per checkpoint, never overwritten
     checkpoint_minutes: int = 60  # how often the worker makes one; 0: only on demand
+    # An RFC 3161 timestamp authority that stamps each checkpoint's statement (engine.audit.timestamps):
+    # a time vouched for by someone outside the deployment, so that not even the holder of the
+    # signing key can pass a checkpoint off as older than it is. Unset: checkpoints are not stamped.
+    tsa_url: str = ""
+    tsa_ca_file: Path | None = None  # PEM of the TSA's root (and chain) its tokens must verify against
+    tsa_timeout: float = 5.0  # seconds the whole exchange with the TSA may take before it is given up
 
     @property
     def has_key(self) -> bool:
@@ -133,13 +140,45 @@ class AuditSettings:
         minutes = _int("SERVICEFLOW_CHECKPOINT_MINUTES", cls.checkpoint_minutes)
         if minutes < 0:
             raise ConfigError(f"SERVICEFLOW_CHECKPOINT_MINUTES must be 0 or more, not {minutes}")
+        ca_file = os.environ.get("SERVICEFLOW_TSA_CA_FILE", "")
         return cls(
             key=key,
             key_file=Path(key_file) if key_file else (instance / "audit_signing_key.pem" if default else None),
             create_key=default,
             checkpoint_dir=Path(directory) if directory else instance / "checkpoints",
             checkpoint_minutes=minutes,
+            tsa_url=_tsa_url(os.environ.get("SERVICEFLOW_TSA_URL", "").strip()),
+            tsa_ca_file=Path(ca_file) if ca_file else None,
+            tsa_timeout=_seconds("SERVICEFLOW_TSA_TIMEOUT", cls.tsa_timeout, maximum=60.0),
         )
+
+
+def _tsa_url(url: str) -> str:
+    """The TSA's endpoint, refused at start-up when it could never be reached (no scheme, no host)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"SERVICEFLOW_TSA_URL is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"SERVICEFLOW_TSA_URL must be an http:// or https:// URL with a host, not {url!r}")
+    return url
+
+
+def _seconds(name: str, default: float, maximum: float) -> float:
+    """A timeout in seconds: positive and bounded, since waiting on it delays what it guards."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not 0 < value <= maximum:
+        raise ConfigError(f"{name} must be more than 0 and at most {maximum:g} seconds, not {raw!r}")
+    return value
 
 
 def project_root() -> Path:

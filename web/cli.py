@@ -6,9 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.context import build_context
 from engine.errors import ServiceFlowError
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -133,6 +137,14 @@ def _audit_checkpoint(args: argparse.Namespace) -> int:
     print(f"checkpoint {made.number}: {made.tree_size} case(s), root {made.root_hash}")
     if made.file is not None:
         print(f"written to {made.file}")
+    if made.stamp is not None:
+        print(f"timestamped at {made.stamp.time.isoformat()} by the TSA {made.stamp.tsa or '(unnamed)'} (RFC 3161)")
+        if made.stamp_file is not None:
+            print(f"timestamp written to {made.stamp_file}")
+    elif made.stamp_error:
+        # The checkpoint itself is made and kept: a TSA's fault is a warning, not a failure.
+        print(f"warning: checkpoint {made.number} is not timestamped: {made.stamp_error} "
+              "(the next checkpoint asks the TSA again)", file=sys.stderr)
     return 0
 
 
@@ -163,18 +175,27 @@ def _audit_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tsa_ca(args: argparse.Namespace) -> list[Certificate] | None:
+    """The certificates of ``--tsa-ca`` (ValueError naming the option), None when not given."""
+    from engine.audit.timestamps import load_roots
+
+    return load_roots(args.tsa_ca, "--tsa-ca") if args.tsa_ca is not None else None
+
+
 def _audit_verify_pack(args: argparse.Namespace) -> int:
-    """Offline: only the pack and, ideally, the public key the auditor keeps; no database, no settings."""
+    """Offline: only the pack and, ideally, the public key the auditor keeps (and the TSA's CA
+    certificates, to trust a timestamp's time); no database, no settings."""
     from engine.audit.pack import verify_pack
     from engine.audit.signing import load_public_key
 
     try:
         pack = args.pack.read_bytes()
         key = load_public_key(args.public_key.read_bytes(), str(args.public_key)) if args.public_key else None
+        roots = _tsa_ca(args)
     except (OSError, ValueError) as exc:
         print(f"serviceflow: {exc}", file=sys.stderr)
         return 2
-    report = verify_pack(pack, key)
+    report = verify_pack(pack, key, roots)
     for note in report.notes:
         print(f"note: {note}")
     for problem in report.problems:
@@ -189,12 +210,31 @@ def _audit_verify(args: argparse.Namespace) -> int:
     exits 1 when any fails; with ``--pack``, an audit pack offline instead."""
     if args.pack is not None:
         return _audit_verify_pack(args)
+    from engine.services.checkpoints import verify_timestamps
     from engine.services.integrity import verify_all
 
-    run = verify_all(build_context(), args.cases or None, processes=args.jobs,
+    try:
+        roots = _tsa_ca(args)
+    except ValueError as exc:
+        print(f"serviceflow: {exc}", file=sys.stderr)
+        return 2
+    ctx = build_context()
+    run = verify_all(ctx, args.cases or None, processes=args.jobs,
                      on_failure=lambda v: print(f"case {v.case_id}: event {v.broken_seq}: {v.reason}", flush=True))
     print(f"verified {run.checked} case(s): {len(run.failures) or 'none'} failed")
-    return 1 if run.failures else 0
+    stamps = verify_timestamps(ctx, roots)
+    for problem in stamps.problems:
+        print(problem)
+    if stamps.latest is not None:
+        latest = stamps.latest
+        trust = "its signature checked against the TSA's CA certificates" if stamps.trusted else \
+            "its signature not checked: set SERVICEFLOW_TSA_CA_FILE or pass --tsa-ca FILE"
+        print(f"checkpoint {latest.number} was timestamped at {latest.stamp.time.isoformat()} by the TSA "
+              f"{latest.stamp.tsa or '(unnamed)'} (RFC 3161; {trust})")
+    if stamps.stamped or stamps.problems:
+        print(f"timestamps: {stamps.stamped} checkpoint(s) stamped and covered, {len(stamps.problems) or 'none'} "
+              f"failed, {stamps.unstamped} unstamped")
+    return 1 if run.failures or stamps.problems else 0
 
 
 def _audit_replay(args: argparse.Namespace) -> int:
@@ -279,14 +319,18 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("out", type=Path)
     pack.add_argument("--as", dest="as_user", default="auditor1", help="who packs it (must be allowed to read it)")
     pack.set_defaults(func=_audit_pack)
-    verify = audit_sub.add_parser("verify", help="verify case histories (all, or the CASE ids given), or an audit "
-                                  "pack offline with only the public key (--pack)")
+    verify = audit_sub.add_parser("verify", help="verify case histories (all, or the CASE ids given) and the "
+                                  "checkpoints' RFC 3161 timestamps, or an audit pack offline with only the public "
+                                  "key (--pack)")
     verify.add_argument("cases", metavar="CASE", type=int, nargs="*")
     verify.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="processes that verify all cases side by side (default: one per core)")
     verify.add_argument("--pack", type=Path, help="the audit pack (zip) to check, offline")
     verify.add_argument("--public-key", type=Path, help="the public key you keep (PEM); without it the key "
                         "inside the pack is used and its fingerprint printed for you to compare")
+    verify.add_argument("--tsa-ca", type=Path, metavar="FILE", help="the RFC 3161 timestamp authority's CA "
+                        "certificates (PEM) that checkpoint timestamps must verify against (default for the database: "
+                        "SERVICEFLOW_TSA_CA_FILE); without them only what a timestamp covers is checked")
     verify.set_defaults(func=_audit_verify)
     export = audit_sub.add_parser("export", help="the event log for process mining (XES or OCEL 2.0 JSON)")
     target = export.add_mutually_exclusive_group(required=True)

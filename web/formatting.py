@@ -11,5 +11,11 @@ def datetime_short(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def datetime_seconds(value: datetime | None) -> str:
+    """To the second, where the time itself is the evidence (a timestamp authority's)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(datetime_short, "dt")
+    app.add_template_filter(datetime_seconds, "dt_seconds")

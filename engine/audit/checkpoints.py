@@ -90,15 +90,25 @@ def signature_problem(statement_text: str, signature: str, public_key: Ed25519Pu
     return None
 
 
-def write_file(directory: Path, number: int, document: dict) -> Path:
-    """One file per checkpoint, created exclusively: an existing file is never overwritten."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"checkpoint-{number:08d}.json"
+def _write_new(path: Path, data: bytes) -> Path:
+    """Created exclusively (O_EXCL) and read-only: an existing file is never overwritten."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(document, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     return path
+
+
+def write_file(directory: Path, number: int, document: dict) -> Path:
+    """One file per checkpoint, never overwritten."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return _write_new(directory / f"checkpoint-{number:08d}.json", text.encode())
+
+
+def write_timestamp_file(directory: Path, number: int, response: bytes) -> Path:
+    """The checkpoint's RFC 3161 timestamp (the TSA's DER TimeStampResp) beside its file, under
+    the name RFC 3161 tools expect (``openssl ts -verify -in checkpoint-….tsr``)."""
+    return _write_new(directory / f"checkpoint-{number:08d}.tsr", response)
 
 
 def stored_leaves(session: Session, checkpoint_id: int) -> list[Head]:

@@ -2,11 +2,12 @@
 
 The pack carries what an auditor needs to trust one case's record without access to the server:
 its events with every field their hash covers, the latest signed checkpoint that holds the case
-with the Merkle inclusion proof of its head, the pinned version's files, the printable records and
-a manifest of SHA-256 digests. ``verify_pack`` needs nothing but the zip and the public key the
-auditor keeps: a pack edited after it was made fails on the manifest; one rebuilt with a rewritten
-history (manifest recomputed) fails on the chain or on the signed head, because the checkpoint's
-signature cannot be recomputed without the private key.
+with the Merkle inclusion proof of its head (and the checkpoint's RFC 3161 timestamp, when a TSA
+stamped it), the pinned version's files, the printable records and a manifest of SHA-256
+digests. ``verify_pack`` needs nothing but the zip and the public key the auditor keeps (and, to
+trust the timestamp's time, the TSA's CA certificates): a pack edited after it was made fails on
+the manifest; one rebuilt with a rewritten history (manifest recomputed) fails on the chain or on
+the signed head, because the checkpoint's signature cannot be recomputed without the private key.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import DateTime
 
 from engine.audit import merkle
 from engine.audit.checkpoints import Head, leaf_data, signature_problem
 from engine.audit.signing import fingerprint, load_public_key
+from engine.audit.timestamps import TimestampInvalid, read_stamp
 from engine.audit.verify import verify_chain
 from engine.persistence.models import CaseEvent
 
@@ -33,6 +37,7 @@ MANIFEST = "manifest.json"
 CASE = "case.json"
 EVENTS = "events.json"
 CHECKPOINT = "checkpoint.json"
+CHECKPOINT_TIMESTAMP = "checkpoint.tsr"  # the TSA's DER TimeStampResp over the checkpoint's statement
 VERSION = "version.json"
 RECORDS = "records.html"
 RECORDS_CSS = "records.css"
@@ -164,7 +169,8 @@ def _check_head(events: list[CaseEvent], leaf: Head, case_id: int, report: PackR
 
 
 def _check_checkpoint(files: dict[str, bytes], events: list[CaseEvent], case_id: int,
-                      public_key: Ed25519PublicKey | None, report: PackReport) -> None:
+                      public_key: Ed25519PublicKey | None, tsa_roots: Sequence[x509.Certificate] | None,
+                      report: PackReport) -> None:
     if CHECKPOINT not in files:
         report.problems.append(f"checkpoint: no signed checkpoint covers case #{case_id} yet (make one with "
                                "`serviceflow audit checkpoint`, then pack the case again)")
@@ -195,11 +201,36 @@ def _check_checkpoint(files: dict[str, bytes], events: list[CaseEvent], case_id:
     else:
         report.notes.append(f"checkpoint {signed.get('checkpoint')} of {signed.get('created_at')} UTC, over "
                             f"{tree_size} case(s), signed by key {signed.get('key_id')}")
+    _check_timestamp(files, statement_text, signed.get("checkpoint"), tsa_roots, report)
 
 
-def verify_pack(pack: bytes, public_key: Ed25519PublicKey | None = None) -> PackReport:
+def _check_timestamp(files: dict[str, bytes], statement_text: str, number: object,
+                     roots: Sequence[x509.Certificate] | None, report: PackReport) -> None:
+    """The checkpoint's RFC 3161 timestamp must cover its statement (the bytes its signature
+    covers); its time is vouched for by the TSA only when its signature chains to ``roots``."""
+    if CHECKPOINT_TIMESTAMP not in files:
+        if roots:
+            report.notes.append(f"checkpoint {number} carries no RFC 3161 timestamp (no TSA was configured, "
+                                "or it did not answer, when the checkpoint was made)")
+        return
+    try:
+        stamp = read_stamp(files[CHECKPOINT_TIMESTAMP], statement_text.encode(), roots)
+    except TimestampInvalid as exc:
+        report.problems.append(f"checkpoint: the RFC 3161 timestamp of checkpoint {number} does not verify: "
+                               f"{exc.message}")
+        return
+    report.notes.append(f"checkpoint {number} was timestamped at {stamp.time.isoformat()} by the TSA "
+                        f"{stamp.tsa or '(unnamed)'} (RFC 3161, serial {stamp.serial})")
+    if not stamp.trusted:
+        report.notes.append("the timestamp covers the checkpoint, but its signature was not checked: pass "
+                            "--tsa-ca FILE (the TSA's CA certificates) to trust its time")
+
+
+def verify_pack(pack: bytes, public_key: Ed25519PublicKey | None = None,
+                tsa_roots: Sequence[x509.Certificate] | None = None) -> PackReport:
     """Check a pack offline: manifest digests, the event chain, the chain's head against the signed
-    checkpoint leaf, the inclusion proof against the signed root, and the signature."""
+    checkpoint leaf, the inclusion proof against the signed root, the signature, and the
+    checkpoint's timestamp when it has one (against ``tsa_roots``, the TSA's CA certificates)."""
     report = PackReport()
     try:
         files = _read(pack)
@@ -209,7 +240,7 @@ def verify_pack(pack: bytes, public_key: Ed25519PublicKey | None = None) -> Pack
             raise _Failed(f"{CASE} does not name the case")
         report.case_id = case["id"]
         events = _events(files, case["id"], report)
-        _check_checkpoint(files, events, case["id"], public_key, report)
+        _check_checkpoint(files, events, case["id"], public_key, tsa_roots, report)
     except _Failed as exc:
         report.problems.append(str(exc))
     return report

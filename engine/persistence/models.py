@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -533,6 +534,20 @@ class AuditCheckpoint(Base):
     # The signer's public key, so that servers without the private key can ship it in audit packs;
     # it proves nothing by itself (whoever edits this row can edit it): auditors compare ``key_id``.
     public_key: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpointTimestamp(Base):
+    """The RFC 3161 timestamp a TSA gave a checkpoint's statement (engine.audit.timestamps): added
+    after the checkpoint is committed, so a TSA that is down or slow never holds up or loses the
+    checkpoint; a checkpoint without one was not stamped. ``response`` is the TSA's DER
+    TimeStampResp exactly as received and verified (the signed token inside it), the bytes of the
+    ``.tsr`` file beside the checkpoint's own, which ``openssl ts -verify -in`` reads too."""
+
+    __tablename__ = "audit_checkpoint_timestamps"
+
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("audit_checkpoints.id", ondelete="CASCADE"),
+                                               primary_key=True, autoincrement=False)
+    response: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditCheckpointLeaf(Base):

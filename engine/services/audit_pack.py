@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine.audit.pack import (
     CASE,
     CHECKPOINT,
+    CHECKPOINT_TIMESTAMP,
     EVENTS,
     PROCESS_DIR,
     VERSION,
@@ -69,4 +70,6 @@ def build_pack(ctx: EngineContext, actor: Actor, case_id: int, printable: Mappin
                 "public_key": inclusion.public_key, "leaf_index": inclusion.leaf_index, "proof": inclusion.proof,
                 "leaf": {"case_id": inclusion.leaf.case_id, "event_count": inclusion.leaf.event_count,
                          "last_event_hash": inclusion.leaf.last_event_hash}})
+            if inclusion.timestamp is not None:
+                files[CHECKPOINT_TIMESTAMP] = inclusion.timestamp
     return write_pack(files, case_id, utcnow().isoformat(timespec="seconds"))

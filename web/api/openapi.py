@@ -205,8 +205,9 @@ def openapi_document() -> dict:
                 body={"type": "object", "required": ["reason"], "properties": {"reason": not_blank(2000)}},
                 errors=("401", "403", "404", "409", "422"))},
             "/cases/{case_id}/pack": {"get": _op(
-                "The case's audit pack: events, the signed checkpoint with the inclusion proof of the case's head, "
-                "the pinned version's files, the printable records and a manifest of SHA-256 digests; "
+                "The case's audit pack: events, the signed checkpoint with the inclusion proof of the case's head "
+                "(and its RFC 3161 timestamp, checkpoint.tsr, when a TSA stamped it), the pinned version's files, "
+                "the printable records and a manifest of SHA-256 digests; "
                 "verify it offline with serviceflow audit verify --pack", {
                     "200": {"description": "A zip file", "content": {"application/zip": {
                         "schema": {"type": "string", "format": "binary"}}}}},

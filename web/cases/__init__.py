@@ -20,6 +20,7 @@ from engine.errors import NotFound
 from engine.services import case_search, cases, processes, replay
 from engine.services.actors import Actor
 from engine.services.cases import CaseView, EventView
+from engine.services.checkpoints import case_checkpoint
 from engine.services.comments import add_comment
 from engine.services.departments import list_departments
 from engine.services.history import case_history
@@ -166,10 +167,12 @@ def detail(case_id: int) -> ResponseReturnValue:
     who = actor()
     case = cases.get_case(engine(), who, case_id)
     entries, verdict = case_history(engine(), who, case_id)
+    show_raw = who.is_admin or who.is_auditor
     return render_template(
         "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
-        show_raw=who.is_admin or who.is_auditor, data_items=display_items(case.data),
+        show_raw=show_raw, data_items=display_items(case.data),
         history=history_rows(entries, verdict), verdict=verdict, verdict_reason=verdict.describe(_),
+        checkpoint=case_checkpoint(engine(), who, case_id) if show_raw else None,
         short_hash=case.version_hash[:SHORT_HASH],
         open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
         may_comment=not who.reads_only and case.status != "cancelled",
