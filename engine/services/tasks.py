@@ -20,7 +20,7 @@ from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
-from engine.services.records import RecordView, completed_events, record_views, stored_break
+from engine.services.records import RecordView, completed_events, record_views, stored_distrust
 from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
@@ -82,7 +82,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
             case=case_view(uow, case),
             form=_form(process, item),
             prefill=dict(item.prefill or {}),
-            records=record_views(process, records, stored_break(uow.session, case.id)),
+            records=record_views(process, records, stored_distrust(uow.session, case.id)),
             permissions=permissions(actor, view, case.status == "running"),
             instructions=str(shown.get("instructions", "")),
             instructions_error=str(shown.get("instructions_error", "")),
