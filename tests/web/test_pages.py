@@ -55,6 +55,23 @@ def field_block(html: str, path: str) -> str:
     return match.group(1)
 
 
+# --- the icon ----------------------------------------------------------------------------------
+
+
+def test_every_page_links_the_apps_icon_and_favicon_ico_answers_with_it(app: Flask) -> None:
+    client = app.test_client()
+    [href] = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', client.get("/login").text)
+    icon = client.get(href)
+    assert (icon.status_code, icon.mimetype) == (200, "image/svg+xml") and icon.data.startswith(b"<svg")
+    guessed = client.get("/favicon.ico")  # what browsers ask for on their own, signed in or not
+    assert (guessed.status_code, guessed.mimetype, guessed.data) == (200, "image/svg+xml", icon.data)
+    assert "max-age" in guessed.headers["Cache-Control"]
+    signed_in = login(app, "sales1")
+    assert f'<link rel="icon" href="{href}"' in signed_in.get("/inbox").text
+    assert signed_in.get("/no-such-page").status_code == 404
+    assert f'<link rel="icon" href="{href}"' in signed_in.get("/no-such-page").text, "error pages too"
+
+
 # --- sign-in ---------------------------------------------------------------------------------
 
 
