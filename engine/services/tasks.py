@@ -25,7 +25,6 @@ from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
     check_may_work_on,
-    find_open_item,
     find_readable_item,
     permissions,
     work_item_view,
@@ -100,9 +99,11 @@ MOVED_ON = "The case changed while you were working on it; reload and try again"
 
 
 def _task_in_running_case(uow: UnitOfWork, actor: Actor, task_id: str, doing: str) -> tuple[WorkItem, Case]:
-    """The open task ``actor`` may work on and its case, locked; Conflict when the case no longer
-    runs. Every step on a task (completing it, pressing its signal) begins here."""
-    item = find_open_item(uow, task_id)
+    """The open task ``actor`` may work on and its case, locked; NotFound when ``actor`` may not
+    read the case (``find_readable_item``), Forbidden when they may read it but not work the task,
+    Conflict when the case no longer runs. Every step on a task (completing it, pressing its
+    signal) begins here."""
+    item = find_readable_item(uow, actor, task_id)
     check_may_work_on(actor, item)
     case = locked_case(uow.session, item.case_id)
     if case.status != "running":

@@ -171,7 +171,10 @@ SCHEMAS: dict[str, Any] = {
 
 def openapi_document() -> dict:
     """Built per call from constants: cheap, and never stale against a cached copy."""
-    task_ok = {"200": _json(_ref("Task"), "The task")}
+    # Acting on a task answers as reading its case does: one the caller may not read is not found.
+    refusals = {"403": _json(_ref("Error"), "The caller reads the task's case but may not work the task"),
+                "404": _json(_ref("Error"), "No such task, or the task of a case the caller may not read")}
+    task_ok = {"200": _json(_ref("Task"), "The task"), **refusals}
     return {
         "openapi": "3.1.0",
         "info": {"title": "ServiceFlow API", "version": "1"},
@@ -251,7 +254,7 @@ def openapi_document() -> dict:
                                 "name": {"type": "string"}, "label": {"type": "string"}}}}}}, "Task and form")},
                 params=[TASK_ID], errors=("401", "404", "409"))},
             "/tasks/{task_id}/signal": {"post": _op("Send one of the task's manual signals",
-                                                    {"200": _json(_ref("Case"), "The case after")},
+                                                    {"200": _json(_ref("Case"), "The case after"), **refusals},
                                                     params=[TASK_ID],
                                                     body={"type": "object", "required": ["signal"],
                                                           "properties": {"signal": {**TEXT, "minLength": 1}}},
@@ -285,7 +288,8 @@ def openapi_document() -> dict:
             "/customers": {"get": _op("The Customer List (department staff, administrators, auditors)", {
                 "200": _json({"type": "array", "items": _ref("Customer")}, "Customers")},
                 params=[_query("q")], errors=("401", "403", "422"))},
-            "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
+            "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after"),
+                                                                   **refusals},
                                                       params=[TASK_ID],
                                                       body={"type": "object", "properties": {"data": DATA}},
                                                       errors=("401", "403", "404", "409", "422"))},
