@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.context import EngineContext, build_context
 from engine.services.users import LOCALES
-from web import errors, formatting, i18n, read_only, request_limits, security_headers
+from web import errors, favicon, formatting, i18n, read_only, request_limits, security_headers
 from web.auth import login_manager
 from web.session_cookie import SecureOverHttpsSessionInterface
 
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None, context: EngineContext | None = 
     errors.init_app(app)
     request_limits.init_app(app)
     read_only.init_app(app)
+    favicon.init_app(app)
     _register_blueprints(app)
     return app
 

@@ -10,15 +10,17 @@ as it is now, and an inclusion proof shows one case's head is in the signed tree
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import merkle
@@ -33,7 +35,12 @@ GENESIS = "0" * 64
 
 
 class CheckpointInvalid(ServiceFlowError):
-    """A stored checkpoint does not verify: its signature, its key or its leaves were changed."""
+    """A stored checkpoint does not verify: its signature, its key or its leaves were changed.
+    ``checkpoint`` is its number, so that a case's verdict can name it."""
+
+    def __init__(self, checkpoint: int, problem: str) -> None:
+        super().__init__(f"checkpoint {checkpoint}: {problem}")
+        self.checkpoint = checkpoint
 
 
 @dataclass(frozen=True)
@@ -123,11 +130,11 @@ def verified_leaves(session: Session, checkpoint: AuditCheckpoint, public_key: E
     CheckpointInvalid naming what does not."""
     problem = signature_problem(checkpoint.statement, checkpoint.signature, public_key)
     if problem:
-        raise CheckpointInvalid(f"checkpoint {checkpoint.id}: {problem}")
+        raise CheckpointInvalid(checkpoint.id, problem)
     signed = json.loads(checkpoint.statement)
     heads = stored_leaves(session, checkpoint.id)
     if len(heads) != signed["tree_size"] or merkle.root(leaf_hashes(heads)).hex() != signed["root_hash"]:
-        raise CheckpointInvalid(f"checkpoint {checkpoint.id}: its stored leaves do not make the signed root")
+        raise CheckpointInvalid(checkpoint.id, "its stored leaves do not make the signed root")
     return heads
 
 
@@ -144,3 +151,58 @@ def checkpointed_heads(session: Session, public_key: Ed25519PublicKey | None = N
         return {}
     key = public_key or signing_key(AuditSettings.from_environment()).public_key()
     return {h.case_id: (h.event_count, h.last_event_hash) for h in verified_leaves(session, checkpoint, key)}
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """One case's chain head as the latest checkpoint covering the case signed it: what a single
+    case is checked against. ``created_at`` is the time the statement signs (not the row's column,
+    which nothing vouches for)."""
+
+    checkpoint: int
+    created_at: datetime
+    event_count: int
+    last_event_hash: str
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_time(number: int, statement_text: str, signature: str, public_key_raw: bytes) -> datetime:
+    """The signed time of checkpoint ``number`` once its statement verifies (CheckpointInvalid
+    otherwise). Cached in-process by checkpoint and content: a signature never changes, so each
+    checkpoint is verified once; a row that is later edited no longer matches its cache entry and
+    is verified again, and a failure is never cached."""
+    problem = signature_problem(statement_text, signature, Ed25519PublicKey.from_public_bytes(public_key_raw))
+    if problem:
+        raise CheckpointInvalid(number, problem)
+    signed = json.loads(statement_text)
+    if signed.get("checkpoint") != number:
+        raise CheckpointInvalid(number, f"its statement is that of checkpoint {signed.get('checkpoint')}")
+    return datetime.fromisoformat(signed["created_at"])
+
+
+def case_head(session: Session, case_id: int, public_key: Ed25519PublicKey) -> SignedHead | None:
+    """The case's head in the latest checkpoint that covers it, that checkpoint's signature
+    verified; None when no checkpoint covers the case yet (it started after the latest one).
+
+    One indexed query (``ix_audit_checkpoint_leaves_case``) reads the leaf, its checkpoint's signed
+    statement and the latest checkpoint's number, so that a case page stays fast at any number of
+    cases: the other leaves are not read, which is why the leaf itself is not proven against the
+    signed root here (a leaf edited together with its chain is caught by the full verification,
+    ``checkpointed_heads``). Every checkpoint signs every case there is and cases are never
+    deleted, so a case covered by an older checkpoint but missing from the latest one means the
+    latest one's leaves were changed: CheckpointInvalid, as for a signature that does not verify."""
+    newest = select(func.max(AuditCheckpoint.id)).scalar_subquery()
+    row = session.execute(
+        select(AuditCheckpointLeaf.checkpoint_id, AuditCheckpointLeaf.event_count,
+               AuditCheckpointLeaf.last_event_hash, AuditCheckpoint.statement, AuditCheckpoint.signature, newest)
+        .join(AuditCheckpoint, AuditCheckpoint.id == AuditCheckpointLeaf.checkpoint_id)
+        .where(AuditCheckpointLeaf.case_id == case_id)
+        .order_by(AuditCheckpointLeaf.checkpoint_id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    number, event_count, last_hash, statement_text, signature, latest_number = row
+    if number != latest_number:
+        raise CheckpointInvalid(latest_number, f"its stored leaves lack case {case_id}, which checkpoint "
+                                               f"{number} signed")
+    created_at = _signed_time(number, statement_text, signature, public_key.public_bytes_raw())
+    return SignedHead(number, created_at, event_count, last_hash)

@@ -19,6 +19,7 @@ TEMPLATES = {
     "hash": N_("event {seq} was altered after it was recorded (its hash does not match)"),
     "checkpoint_short": N_("the signed checkpoint covers {signed} events, the history has only {count}"),
     "checkpoint_diverged": N_("event {seq} differs from the signed checkpoint (the history was rewritten)"),
+    "checkpoint_invalid": N_("signed checkpoint {checkpoint} does not verify (its record in the database was changed)"),
     "count": N_("the case records {recorded} events, the history has {count} (events were deleted or added)"),
     "last_hash": N_("the case's last hash is not that of event {seq}"),
     "data": N_("the case's data is not the data recorded after event {seq} (the case was edited)"),

@@ -7,7 +7,8 @@ here); when ``cases.data`` and the stored workflow state are those the last even
 edited case); and, given the head of the case's chain from the latest signed checkpoint, when
 the chain still extends it (a history rewritten and re-hashed end to end by someone with
 database access is caught only here: the checkpoint's signature is made with a key the database
-does not hold).
+does not hold). A checkpoint that should vouch for a case but does not verify itself fails the
+case too (``checkpoint_invalid``): the evidence was tampered with, whatever the chain says.
 
 ``verify_cases`` streams every case with three ordered reads (cases, events, task rows) merged
 by case id, without the ORM; ``verify_in_processes`` shares ranges of cases out to processes
@@ -47,6 +48,7 @@ DATA = "data"
 STATE = "state"
 CHECKPOINT_SHORT = "checkpoint_short"
 CHECKPOINT_DIVERGED = "checkpoint_diverged"
+CHECKPOINT_INVALID = "checkpoint_invalid"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Verdict:
     case_id: int
     event_count: int
     code: str = ""
-    broken_seq: int | None = None
+    broken_seq: int | None = None  # None with a code: no event is named (``checkpoint_invalid``)
     failing: frozenset[int] = field(default_factory=frozenset)
     params: tuple[tuple[str, object], ...] = ()
 
@@ -74,9 +76,21 @@ class Verdict:
         return reasons.describe(self.code, dict(self.params), gettext) if self.code else ""
 
     def untrusted(self, seq: int) -> bool:
-        """Whether the event ``seq`` cannot be relied on: it fails its own hash or is the first
-        broken one."""
-        return seq in self.failing or seq == self.broken_seq
+        """Whether the event ``seq`` cannot be relied on: it fails its own hash, or the failure
+        names it (``distrusts``)."""
+        return seq in self.failing or distrusts(self.code, self.broken_seq, seq)
+
+
+def distrusts(code: str, broken_seq: int | None, seq: int) -> bool:
+    """Whether a failure (``code`` at ``broken_seq``, as a verdict or a stored failure gives them)
+    makes the event ``seq`` untrustworthy: the first broken event; and when the history diverges
+    from a signed checkpoint, every event the checkpoint covers, since a rewrite re-hashed end to
+    end changes the signed head whichever of them it altered."""
+    if broken_seq is None:
+        return False
+    if code == CHECKPOINT_DIVERGED:
+        return seq <= broken_seq
+    return seq == broken_seq
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,14 @@ def verify_events(case: StoredCase, events: list[Any], checkpoint: tuple[int, st
                                 state_digest.state_hash(case.skeleton, case.rows_total) != stepped.state_hash):
         return broken(STATE, stepped.seq)
     return Verdict(case.id, count)
+
+
+def checkpoint_invalid(verdict: Verdict, checkpoint: int) -> Verdict:
+    """The verdict on a case whose covering checkpoint does not verify: the case's own problem when
+    it has one (it names an event), else a failure naming the checkpoint."""
+    if not verdict.ok:
+        return verdict
+    return Verdict(verdict.case_id, verdict.event_count, CHECKPOINT_INVALID, params=(("checkpoint", checkpoint),))
 
 
 def stored_case(session: Session, case: Case) -> StoredCase:

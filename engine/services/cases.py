@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit import chain as audit
-from engine.audit import verify
 from engine.context import EngineContext
 from engine.data_limits import check_data
 from engine.definitions.catalog import ParsedProcess
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.persistence.models import Case, CaseEvent, CaseIntegrityFailure, ProcessVersion, WorkItem
-from engine.services import case_search, processes, visibility
+from engine.services import case_search, integrity, processes, visibility
 from engine.services.actors import Actor
 from engine.services.case_store import run_step, save_runtime
 from engine.services.processes import latest_published
@@ -248,17 +247,19 @@ def _csv_rows(ctx: EngineContext, actor: Actor, flt: CaseFilter) -> Iterator[lis
 
 
 def case_events(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[EventView], int | None]:
-    """A case's history in order, and the first event that does not verify (None: intact);
-    NotFound when ``actor`` may not read the case."""
+    """A case's history in order, and the first event that does not verify (None: none does not,
+    see ``verified_events``); NotFound when ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        _, events, verdict = verified_events(uow.session, actor, case_id)
-        return [event_view(e) for e in events], verdict.broken_seq
+        _, events, checked = verified_events(ctx, uow.session, actor, case_id)
+        return [event_view(e) for e in events], checked.verdict.broken_seq
 
 
-def verified_events(session: Session, actor: Actor, case_id: int) -> tuple[Case, list[CaseEvent], verify.Verdict]:
+def verified_events(ctx: EngineContext, session: Session, actor: Actor,
+                    case_id: int) -> tuple[Case, list[CaseEvent], integrity.CaseIntegrity]:
     """The case ``actor`` may read, its events in order and the verdict on them
-    (``engine.audit.verify``: chain, case row, data and stored state): the one reading of a history
-    that the API and the history page share. NotFound when ``actor`` may not read the case."""
+    (``engine.audit.verify``: chain, case row, data and stored state, and the latest signed
+    checkpoint covering the case): the one reading of a history that the API and the history page
+    share. NotFound when ``actor`` may not read the case."""
     case = visibility.readable_case(session, actor, case_id)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
-    return case, events, verify.verify_events(verify.stored_case(session, case), events)
+    return case, events, integrity.check_case(ctx, session, case, events)

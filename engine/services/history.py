@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from engine.audit import verify
 from engine.context import EngineContext
 from engine.definitions.catalog import ParsedProcess
 from engine.persistence.models import CaseEvent, Department
 from engine.services.actors import Actor
 from engine.services.cases import EventView, event_view, verified_events
+from engine.services.integrity import CaseIntegrity
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,12 @@ def _element_name(process: ParsedProcess, element_id: str | None) -> str:
     return ""
 
 
-def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[HistoryEntry], verify.Verdict]:
+def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[HistoryEntry], CaseIntegrity]:
     """The history in order and the verdict on it (``engine.audit.verify``: chain, case row, data
-    and stored state); NotFound when ``actor`` may not read the case."""
+    and stored state, and the latest signed checkpoint covering the case); NotFound when
+    ``actor`` may not read the case."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case, events, verdict = verified_events(uow.session, actor, case_id)
+        case, events, checked = verified_events(ctx, uow.session, actor, case_id)
         process = ctx.process(case.version)
         departments = {d.id: d for d in uow.session.scalars(select(Department))}
         routed: dict[str, str] = {}
@@ -75,4 +76,4 @@ def case_history(ctx: EngineContext, actor: Actor, case_id: int) -> tuple[list[H
                 department=department.name if department else "",
                 department_zh=(department.name_zh or department.name) if department else "",
                 changes=_changes(event)))
-        return entries, verdict
+        return entries, checked

@@ -4,30 +4,37 @@
 The verdicts come from ``engine.audit.verify``, checked against the chain heads the latest signed
 checkpoint vouches for when every case is verified (``engine.services.checkpoints.signed_heads``;
 callers may pass others in ``checkpoints``): without them a history re-hashed end to end by
-someone with database access would still pass. One case read on its own is checked without them
-(loading a checkpoint's every leaf per page would cost seconds at 100,000 cases); the stored
-result of the last full verification covers it.
+someone with database access would still pass. One case read on its own (its page, its history,
+the API's verdict) is checked against its own head in the latest checkpoint that covers it
+(``engine.audit.checkpoints.case_head``: one indexed query, the signature verified once per
+process), since loading a checkpoint's every leaf per page would cost seconds at 100,000 cases.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from engine import notifications as notices
 from engine.audit import verify
+from engine.audit.checkpoints import CheckpointInvalid, SignedHead, case_head
+from engine.audit.signing import signing_key
 from engine.audit.verify import CheckpointHeads, Verdict
 from engine.context import EngineContext
 from engine.errors import NotFound
-from engine.persistence.models import Case, CaseIntegrityFailure, OutboxMessage, User
+from engine.persistence.models import Case, CaseEvent, CaseIntegrityFailure, OutboxMessage, User
 from engine.persistence.uow import UnitOfWork
 from engine.services import visibility
 from engine.services.actors import Actor
 from engine.services.checkpoints import signed_heads
 from engine.services.notifications import _gettext, _wants_mail
 from engine.time.clock import utcnow
+
+log = logging.getLogger("serviceflow.audit")
 
 INTEGRITY_FAILED = "integrity_failed"
 
@@ -45,11 +52,47 @@ class VerifyRun:
         return not self.failures
 
 
-def verify_case(ctx: EngineContext, actor: Actor, case_id: int, checkpoints: CheckpointHeads | None = None) -> Verdict:
+# What a single case was checked against (``CaseIntegrity.coverage``).
+COVERED = "covered"  # its head in the latest signed checkpoint covering it
+NOT_COVERED = "not_covered"  # no checkpoint covers it yet: it started after the latest one
+NO_KEY = "no_key"  # this process has no key to check checkpoints with (it checks the chain alone)
+INVALID = "invalid"  # the checkpoint that covers it does not verify itself
+
+
+@dataclass(frozen=True)
+class CaseIntegrity:
+    """The verdict on one case as its readers see it, and what it was checked against: readers are
+    told whether a signed checkpoint vouched for the history or only the chain did, since only a
+    checkpoint catches a history re-hashed end to end."""
+
+    verdict: Verdict
+    coverage: str
+    checkpoint: SignedHead | None = None  # the head it was checked against, when ``COVERED``
+
+
+def check_case(ctx: EngineContext, session: Session, case: Case, events: list[CaseEvent]) -> CaseIntegrity:
+    """The verdict on a case already read (its events in order), checked against the latest
+    signed checkpoint that covers it."""
+    stored = verify.stored_case(session, case)
+    if not ctx.settings.audit.has_key:
+        return CaseIntegrity(verify.verify_events(stored, events), NO_KEY)
+    try:
+        head = case_head(session, case.id, signing_key(ctx.settings.audit).public_key())
+    except CheckpointInvalid as exc:
+        log.warning("case %s: %s", case.id, exc.message)
+        return CaseIntegrity(verify.checkpoint_invalid(verify.verify_events(stored, events), exc.checkpoint), INVALID)
+    if head is None:
+        return CaseIntegrity(verify.verify_events(stored, events), NOT_COVERED)
+    return CaseIntegrity(verify.verify_events(stored, events, (head.event_count, head.last_event_hash)), COVERED, head)
+
+
+def verify_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseIntegrity:
     """The verdict on one case for someone who may read it (NotFound otherwise)."""
     with ctx.unit_of_work(readonly=True) as uow:
-        visibility.readable_case(uow.session, actor, case_id)
-        return verify.verify_case(uow.session, case_id, (checkpoints or {}).get(case_id))
+        case = visibility.readable_case(uow.session, actor, case_id)
+        events = list(uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                          .order_by(CaseEvent.seq)))
+        return check_case(ctx, uow.session, case, events)
 
 
 def failed_case_ids(uow: UnitOfWork, case_ids: Iterable[int]) -> set[int]:

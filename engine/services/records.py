@@ -3,12 +3,15 @@ records become these), for the task page, the case page and printing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine.audit import chain
+from engine.audit import chain, verify
+from engine.audit.verify import Verdict
 from engine.context import EngineContext
 from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
@@ -31,11 +34,11 @@ class RecordView:
     untrusted: bool = False  # its event fails verification: what it shows may have been altered
 
 
-def record_views(process: ParsedProcess, events: Iterable[CaseEvent], broken_seq: int | None = None
+def record_views(process: ParsedProcess, events: Iterable[CaseEvent], untrusted: Callable[[int], bool]
                  ) -> list[RecordView]:
     """Completed-task events with the title and form of the task that recorded them; a record
-    whose event's hash does not match its content, or that the last verification of the case
-    named as its first broken event (``broken_seq``), is marked untrusted."""
+    whose event's hash does not match its content, or that a verification of the case distrusts
+    (``untrusted``, given the event's seq), is marked untrusted."""
     views = []
     for e in events:
         info = process.user_tasks.get(e.element_id or "")
@@ -44,7 +47,7 @@ def record_views(process: ParsedProcess, events: Iterable[CaseEvent], broken_seq
             title=info.title if info else (e.element_id or ""),
             form=process.form_for(e.element_id) if info else None,
             title_zh=info.title_zh if info else "",
-            untrusted=e.seq == broken_seq or chain.event_hash(e) != e.hash,
+            untrusted=untrusted(e.seq) or chain.event_hash(e) != e.hash,
         ))
     return views
 
@@ -55,15 +58,20 @@ def completed_events(session, case_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-def stored_break(session, case_id: int) -> int | None:  # type: ignore[no-untyped-def]
-    """The first broken event the case's last verification found (None: it passed)."""
+def stored_distrust(session: Session, case_id: int) -> Callable[[int], bool]:
+    """Which events the case's last full verification distrusts (none when it passed): for pages
+    that show records without verifying the whole history themselves."""
     failure = session.get(CaseIntegrityFailure, case_id)
-    return failure.broken_seq if failure is not None else None
+    if failure is None:
+        return lambda seq: False
+    return functools.partial(verify.distrusts, failure.code, failure.broken_seq)
 
 
-def case_records(ctx: EngineContext, actor: Actor, case_id: int) -> list[RecordView]:
-    """Every record of a case in the order it was made; NotFound when ``actor`` may not read it."""
+def case_records(ctx: EngineContext, actor: Actor, case_id: int, verdict: Verdict | None = None) -> list[RecordView]:
+    """Every record of a case in the order it was made, marked by ``verdict`` when the caller has
+    just verified the case (the case page), else by its last full verification; NotFound when
+    ``actor`` may not read it."""
     with ctx.unit_of_work(readonly=True) as uow:
         case = visibility.readable_case(uow.session, actor, case_id)
-        return record_views(ctx.process(case.version), completed_events(uow.session, case_id),
-                            stored_break(uow.session, case_id))
+        distrust = verdict.untrusted if verdict is not None else stored_distrust(uow.session, case_id)
+        return record_views(ctx.process(case.version), completed_events(uow.session, case_id), distrust)

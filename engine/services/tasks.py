@@ -20,12 +20,11 @@ from engine.services.actors import Actor
 from engine.services.case_store import load_runtime, run_step
 from engine.services.cases import CaseView, case_view, commit_step
 from engine.services.form_input import validated
-from engine.services.records import RecordView, completed_events, record_views, stored_break
+from engine.services.records import RecordView, completed_events, record_views, stored_distrust
 from engine.services.work_items import (
     TaskPermissions,
     WorkItemView,
     check_may_work_on,
-    find_open_item,
     find_readable_item,
     permissions,
     work_item_view,
@@ -82,7 +81,7 @@ def get_task(ctx: EngineContext, actor: Actor, task_id: str) -> TaskPage:
             case=case_view(uow, case),
             form=_form(process, item),
             prefill=dict(item.prefill or {}),
-            records=record_views(process, records, stored_break(uow.session, case.id)),
+            records=record_views(process, records, stored_distrust(uow.session, case.id)),
             permissions=permissions(actor, view, case.status == "running"),
             instructions=str(shown.get("instructions", "")),
             instructions_error=str(shown.get("instructions_error", "")),
@@ -100,9 +99,11 @@ MOVED_ON = "The case changed while you were working on it; reload and try again"
 
 
 def _task_in_running_case(uow: UnitOfWork, actor: Actor, task_id: str, doing: str) -> tuple[WorkItem, Case]:
-    """The open task ``actor`` may work on and its case, locked; Conflict when the case no longer
-    runs. Every step on a task (completing it, pressing its signal) begins here."""
-    item = find_open_item(uow, task_id)
+    """The open task ``actor`` may work on and its case, locked; NotFound when ``actor`` may not
+    read the case (``find_readable_item``), Forbidden when they may read it but not work the task,
+    Conflict when the case no longer runs. Every step on a task (completing it, pressing its
+    signal) begins here."""
+    item = find_readable_item(uow, actor, task_id)
     check_may_work_on(actor, item)
     case = locked_case(uow.session, item.case_id)
     if case.status != "running":

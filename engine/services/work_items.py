@@ -141,23 +141,13 @@ def inbox(ctx: EngineContext, actor: Actor, limit: int = 100, offset: int = 0) -
 TASK_DONE = "This task is no longer open: someone has already completed it"
 
 
-def find_open_item(uow: UnitOfWork, task_id: str) -> WorkItem:
-    """The open task, or 409 when it existed and is done, or 404 when it never existed (as for an
-    id no row can hold, which the database would refuse with an error instead)."""
-    if text_problem(task_id) is not None:
-        raise NotFound(f"No task {task_id!r}")
-    item = uow.session.get(WorkItem, task_id)
-    if item is not None:
-        return item
-    seen = uow.session.scalar(select(CaseEvent.id).where(CaseEvent.task_id == task_id).limit(1))
-    if seen is not None:
-        raise Conflict(TASK_DONE)
-    raise NotFound(f"No task {task_id}")
-
-
 def find_readable_item(uow: UnitOfWork, actor: Actor, task_id: str) -> WorkItem:
-    """The open task as ``find_open_item`` finds it, for a reader: a task of a case ``actor`` may
-    not read is NotFound, open or done, so that neither the task nor its case leaks."""
+    """The open task, for whoever reads it or acts on it (claim, release, assign, complete,
+    signal): NotFound when it never existed (as for an id no row can hold, which the database
+    would refuse with an error instead) and, open or done, when its case is one ``actor`` may not
+    read, so that neither the task nor its case leaks (as ``visibility.readable_case`` answers
+    for a case); Conflict when it existed and is done. Whether ``actor`` may act on it is the
+    caller's check, answered 403: by then the case is one they may read."""
     if text_problem(task_id) is not None:
         raise NotFound(f"No task {task_id!r}")
     item = uow.session.get(WorkItem, task_id)
@@ -191,7 +181,7 @@ def _record(uow: UnitOfWork, item: WorkItem, actor: Actor, type_: str, data: dic
 def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
     """Take an unclaimed task of one of my departments."""
     with ctx.unit_of_work() as uow:
-        item = find_open_item(uow, task_id)
+        item = find_readable_item(uow, actor, task_id)
         if item.assignee_id == actor.id:
             return work_item_view(item)
         if not _among_holders(actor, work_item_view(item)):
@@ -210,7 +200,7 @@ def claim(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
 def release(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
     """Give a task I hold back to its department (admins may release anyone's)."""
     with ctx.unit_of_work() as uow:
-        item = find_open_item(uow, task_id)
+        item = find_readable_item(uow, actor, task_id)
         if item.assignee_id is None:
             return work_item_view(item)
         if item.assignee_id != actor.id and not actor.is_admin:
@@ -226,7 +216,7 @@ def release(ctx: EngineContext, actor: Actor, task_id: str) -> WorkItemView:
 def assign(ctx: EngineContext, actor: Actor, task_id: str, username: str) -> WorkItemView:
     """Hand a task to a colleague of its department."""
     with ctx.unit_of_work() as uow:
-        item = find_open_item(uow, task_id)
+        item = find_readable_item(uow, actor, task_id)
         if not permissions(actor, work_item_view(item)).may_assign:
             check_may_work_on(actor, item)
         target = None if text_problem(username) else uow.session.scalar(

@@ -7,8 +7,9 @@ since a real browser posts the token. The browser is launched once per session; 
 fresh context and page (``page``), so no cookie or storage leaks from one test into the next.
 
 Chromium is never downloaded: without /usr/bin/chromium the tests are skipped, or fail where CI
-is set. Exceptions raised inside the app and uncaught JavaScript errors fail the test that caused
-them, since the browser alone would only show an error page or nothing at all.
+is set. Exceptions raised inside the app, uncaught JavaScript errors and resources the console
+reports missing fail the test that caused them, since the browser alone would only show an error
+page or nothing at all.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, sync_playwright
 from waitress import create_server
 
 from engine.context import EngineContext
@@ -116,8 +117,10 @@ def browser(_playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh context and page on the live server; fails the test on uncaught JavaScript errors
-    and on static files (CSS, JavaScript) that did not load."""
+    """A fresh context and page on the live server; fails the test on uncaught JavaScript errors,
+    on static files (CSS, JavaScript) that did not load, and on a 404 the console reports for
+    anything but the page itself (the icon Chromium asks ``/favicon.ico`` for on its own, a
+    broken link to a file); a page a test opens to see its 404 is not counted."""
     context = browser.new_context(base_url=live_server.url, locale="en-US", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
@@ -127,8 +130,14 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         if "/static/" in response.url and response.status >= 400:
             problems.append(f"{response.status} for {response.url}")
 
+    def on_console(message: ConsoleMessage) -> None:
+        missing = message.location.get("url", "")
+        if message.type == "error" and "status of 404" in message.text and missing != tab.url:
+            problems.append(f"console: {message.text} ({missing})")
+
     tab.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
     tab.on("response", on_response)
+    tab.on("console", on_console)
     yield tab
     context.close()
     assert not problems, problems

@@ -34,6 +34,20 @@ def delete_event(ctx: EngineContext, case_id: int, seq: int) -> None:
         conn.execute(delete(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == seq))
 
 
+def drop_newest_event(ctx: EngineContext, case_id: int) -> int:
+    """Delete the case's newest event and make the case row name the one before as its head, as
+    someone covering their tracks would: the chain and the case row then agree. The deleted
+    event's seq."""
+    with as_database_owner(ctx) as conn:
+        newest = conn.execute(select(CaseEvent.seq).where(CaseEvent.case_id == case_id)
+                              .order_by(CaseEvent.seq.desc()).limit(1)).scalar_one()
+        conn.execute(delete(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == newest))
+        head = conn.execute(select(CaseEvent.hash).where(CaseEvent.case_id == case_id,
+                                                         CaseEvent.seq == newest - 1)).scalar_one()
+        conn.execute(update(Case).where(Case.id == case_id).values(event_count=newest - 1, last_event_hash=head))
+    return newest
+
+
 def swap_events(ctx: EngineContext, case_id: int, first: int, second: int) -> None:
     """Exchange two events' places in the history (their sequence numbers)."""
     with as_database_owner(ctx) as conn:

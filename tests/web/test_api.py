@@ -59,17 +59,57 @@ def test_invalid_data_is_422_with_field_errors_and_changes_nothing(api):
     assert api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"] == before
 
 
-def test_someone_outside_the_department_gets_403_and_changes_nothing(api):
+def test_acting_on_a_task_of_a_case_one_may_not_read_is_404_like_reading_it_and_changes_nothing(api):
     case = _start(api)
     task_id = case["open_tasks"][0]["id"]
     events_before = api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"]
-    response = api.post(f"/tasks/{task_id}/complete", {"data": {**FEEDBACK, "category": "complaint"}}, as_="tech1")
-    assert response.status_code == 403
-    assert api.post(f"/tasks/{task_id}/claim", as_="qc1").status_code == 403
+    assert api.get(f"/cases/{case['id']}", as_="tech1").status_code == 404  # Sales's case: tech1 may not read it
+    not_found = {"error": f"No task {task_id}", "details": None}
+    data = {"data": {**FEEDBACK, "category": "complaint"}}
+    for path, body in (("complete", data), ("claim", None), ("release", None), ("assign", {"username": "sales2"}),
+                       ("signal", {"signal": "anything"})):
+        response = api.post(f"/tasks/{task_id}/{path}", body, as_="tech1")
+        assert (response.status_code, response.json) == (404, not_found), path
+        assert (api.post(f"/tasks/no-such-task/{path}", body, as_="tech1").json["error"]
+                == "No task no-such-task"), "told apart from a task that does not exist only by its id"
+    assert api.post(f"/tasks/{task_id}/claim", as_="sales1").status_code == 200
+    assert api.post(f"/tasks/{task_id}/release", as_="qc1").status_code == 404, "claimed or not"
+    after = api.get(f"/cases/{case['id']}", as_="sales1").json
+    assert (after["status"], after["data"]) == ("running", case["data"])
+    assert [(t["id"], t["assignee"]) for t in after["open_tasks"]] == [(task_id, "sales1")]
+    events = api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"]
+    assert [e["type"] for e in events] == [e["type"] for e in events_before] + ["task_claimed"]
+
+
+def test_a_done_task_of_a_case_one_may_not_read_is_404_not_409(api):
+    case = _start(api)
+    task_id = case["open_tasks"][0]["id"]
+    data = {"data": {**FEEDBACK, "category": "complaint"}}
+    assert api.post(f"/tasks/{task_id}/complete", data, as_="sales1").status_code == 200
+    assert api.post(f"/tasks/{task_id}/complete", data, as_="sales2").status_code == 409
+    for path, body in (("complete", data), ("claim", None), ("release", None), ("assign", {"username": "prod1"})):
+        assert api.post(f"/tasks/{task_id}/{path}", body, as_="prod1").status_code == 404, path
+
+
+def test_someone_who_reads_the_case_but_may_not_work_the_task_gets_403_and_changes_nothing(api):
+    case = _start(api)
+    task_id = case["open_tasks"][0]["id"]
+    events_before = api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"]
+    assert api.get(f"/cases/{case['id']}", as_="gm1").status_code == 200  # management reads every case
+    data = {"data": {**FEEDBACK, "category": "complaint"}}
+    for path, body in (("complete", data), ("claim", None), ("assign", {"username": "sales2"}),
+                       ("signal", {"signal": "anything"})):
+        response = api.post(f"/tasks/{task_id}/{path}", body, as_="gm1")
+        assert response.status_code == 403, path
+        assert "department" in response.json["error"], path
+    assert api.post(f"/tasks/{task_id}/claim", as_="sales1").status_code == 200
+    assert api.post(f"/tasks/{task_id}/release", as_="gm1").status_code == 403
+    assert api.post(f"/tasks/{task_id}/release", as_="sales1").status_code == 200
     after = api.get(f"/cases/{case['id']}", as_="sales1").json
     assert (after["status"], after["data"]) == ("running", case["data"])
     assert [(t["id"], t["assignee"]) for t in after["open_tasks"]] == [(task_id, None)]
-    assert api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"] == events_before
+    events = api.get(f"/cases/{case['id']}/events", as_="sales1").json["events"]
+    assert [e["type"] for e in events] == [e["type"] for e in events_before] + ["task_claimed", "task_released"]
 
 
 def test_a_claimed_task_belongs_to_its_assignee_until_released(api):

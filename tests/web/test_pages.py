@@ -55,6 +55,23 @@ def field_block(html: str, path: str) -> str:
     return match.group(1)
 
 
+# --- the icon ----------------------------------------------------------------------------------
+
+
+def test_every_page_links_the_apps_icon_and_favicon_ico_answers_with_it(app: Flask) -> None:
+    client = app.test_client()
+    [href] = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', client.get("/login").text)
+    icon = client.get(href)
+    assert (icon.status_code, icon.mimetype) == (200, "image/svg+xml") and icon.data.startswith(b"<svg")
+    guessed = client.get("/favicon.ico")  # what browsers ask for on their own, signed in or not
+    assert (guessed.status_code, guessed.mimetype, guessed.data) == (200, "image/svg+xml", icon.data)
+    assert "max-age" in guessed.headers["Cache-Control"]
+    signed_in = login(app, "sales1")
+    assert f'<link rel="icon" href="{href}"' in signed_in.get("/inbox").text
+    assert signed_in.get("/no-such-page").status_code == 404
+    assert f'<link rel="icon" href="{href}"' in signed_in.get("/no-such-page").text, "error pages too"
+
+
 # --- sign-in ---------------------------------------------------------------------------------
 
 
@@ -100,7 +117,8 @@ def test_claim_and_release_through_post_forms(app: Flask, ctx: EngineContext) ->
     client = login(app, "sales1")
     assert f"/tasks/{task_id}/claim" in client.get("/inbox").text
     assert client.get(f"/tasks/{task_id}/claim").status_code == 405
-    assert login(app, "tech1").post(f"/tasks/{task_id}/claim").status_code == 403
+    assert login(app, "tech1").post(f"/tasks/{task_id}/claim").status_code == 404  # may not read the case
+    assert login(app, "gm1").post(f"/tasks/{task_id}/claim").status_code == 403  # reads it, may not work it
 
     response = client.post(f"/tasks/{task_id}/claim", data={"next": "/inbox"})
     assert response.status_code == 302 and response.location.endswith("/inbox")
@@ -198,6 +216,27 @@ def test_another_department_sees_the_task_read_only_and_gets_403_on_post(app: Fl
     before = event_count(ctx, case.id)
     assert client.post(f"/tasks/{task_id}", data=FEEDBACK).status_code == 403
     assert event_count(ctx, case.id) == before
+
+
+def test_posting_to_a_task_of_a_case_one_may_not_read_is_404_and_to_one_one_may_not_work_is_403(
+    app: Flask, ctx: EngineContext
+) -> None:
+    case = start(ctx)
+    task_id = first_task_id(case)
+    outsider, overseer = login(app, "tech1"), login(app, "gm1")  # tech1 may not read Sales's case; gm1 reads all
+    posts = [("", FEEDBACK), ("/claim", {}), ("/assign", {"assignee": "sales2"}), ("/signal", {"signal": "x"})]
+    for suffix, form in posts:
+        refused = outsider.post(f"/tasks/{task_id}{suffix}", data=form)
+        assert refused.status_code == 404 and f"No task {task_id}" in refused.text, suffix
+        assert overseer.post(f"/tasks/{task_id}{suffix}", data=form).status_code == 403, suffix
+    assert login(app, "sales1").post(f"/tasks/{task_id}/claim").status_code == 302
+    assert outsider.post(f"/tasks/{task_id}/release").status_code == 404
+    assert overseer.post(f"/tasks/{task_id}/release").status_code == 403
+    before = event_count(ctx, case.id)
+    assert outsider.post(f"/tasks/{task_id}/claim").status_code == 404
+    assert event_count(ctx, case.id) == before
+    [task] = cases.get_case(ctx, find_actor(ctx, "sales1"), case.id).open_tasks
+    assert task.assignee == "sales1"
 
 
 def test_completing_a_task_twice_is_409_with_a_message(app: Flask, ctx: EngineContext) -> None:

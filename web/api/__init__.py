@@ -168,11 +168,16 @@ def case_pack(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/cases/<int:case_id>/verify")
 def verify_case(case_id: int):  # type: ignore[no-untyped-def]
-    """Whether the case's history verifies, and if not its first broken event and why."""
-    verdict = integrity.verify_case(engine(), g.actor, case_id)
+    """Whether the case's history verifies, and if not its first broken event and why; and the
+    signed checkpoint it was checked against, or why none was."""
+    checked = integrity.verify_case(engine(), g.actor, case_id)
+    verdict, head = checked.verdict, checked.checkpoint
     return jsonify({"case_id": verdict.case_id, "ok": verdict.ok, "event_count": verdict.event_count,
                     "first_broken_seq": verdict.broken_seq, "code": verdict.code,
-                    "reason": verdict.reason})
+                    "reason": verdict.reason, "checkpoint_coverage": checked.coverage,
+                    "checkpoint": None if head is None else {
+                        "number": head.checkpoint, "created_at": head.created_at.isoformat(),
+                        "event_count": head.event_count, "last_event_hash": head.last_event_hash}})
 
 
 @bp.get("/inbox")

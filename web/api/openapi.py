@@ -145,18 +145,36 @@ SCHEMAS: dict[str, Any] = {
         "element_id": {"type": ["string", "null"]}, "data": OBJ, "hash": {"type": "string"},
         "changes": {"type": "object", "description": "variable → {before, after}; a side is absent when unset",
                     "additionalProperties": {"type": "object", "properties": {"before": {}, "after": {}}}}}},
-    "Verdict": {"type": "object", "required": ["case_id", "ok", "event_count", "first_broken_seq", "code", "reason"],
+    "Verdict": {"type": "object", "required": ["case_id", "ok", "event_count", "first_broken_seq", "code", "reason",
+                                               "checkpoint_coverage", "checkpoint"],
                 "properties": {
                     "case_id": {"type": "integer"}, "ok": {"type": "boolean"}, "event_count": {"type": "integer"},
-                    "first_broken_seq": {"type": ["integer", "null"]},
+                    "first_broken_seq": {"type": ["integer", "null"],
+                                         "description": "null when it verifies, or when the failure names no event "
+                                                        "(code checkpoint_invalid)"},
                     "code": {"type": "string", "description": "empty when the history verifies"},
-                    "reason": {"type": "string"}}},
+                    "reason": {"type": "string"},
+                    "checkpoint_coverage": {
+                        "enum": ["covered", "not_covered", "no_key", "invalid"],
+                        "description": "covered: checked against the case's head in the latest signed checkpoint "
+                                       "covering it (checkpoint); not_covered: no checkpoint covers the case yet; "
+                                       "no_key: the server has no key to check checkpoints with; invalid: the "
+                                       "checkpoint covering the case does not verify"},
+                    "checkpoint": {"oneOf": [{"type": "null"}, {
+                        "type": "object", "required": ["number", "created_at", "event_count", "last_event_hash"],
+                        "properties": {"number": {"type": "integer"},
+                                       "created_at": {"type": "string", "description": "as signed (UTC)"},
+                                       "event_count": {"type": "integer"},
+                                       "last_event_hash": {"type": "string"}}}]}}},
 }
 
 
 def openapi_document() -> dict:
     """Built per call from constants: cheap, and never stale against a cached copy."""
-    task_ok = {"200": _json(_ref("Task"), "The task")}
+    # Acting on a task answers as reading its case does: one the caller may not read is not found.
+    refusals = {"403": _json(_ref("Error"), "The caller reads the task's case but may not work the task"),
+                "404": _json(_ref("Error"), "No such task, or the task of a case the caller may not read")}
+    task_ok = {"200": _json(_ref("Task"), "The task"), **refusals}
     return {
         "openapi": "3.1.0",
         "info": {"title": "ServiceFlow API", "version": "1"},
@@ -213,7 +231,8 @@ def openapi_document() -> dict:
                         "schema": {"type": "string", "format": "binary"}}}}},
                 params=[CASE_ID], errors=("401", "404"))},
             "/cases/{case_id}/verify": {"get": _op(
-                "Verify the case's history: chain, case row, data and stored state", {"200": _json(
+                "Verify the case's history: chain, case row, data and stored state, and the case's head in the "
+                "latest signed checkpoint covering it", {"200": _json(
                     _ref("Verdict"), "The verdict: the first broken event and why, or ok")},
                 params=[CASE_ID], errors=("401", "404"))},
             "/cases/{case_id}/replay": {"get": _op("Case replayed from its recorded inputs", {"200": _json({
@@ -236,7 +255,7 @@ def openapi_document() -> dict:
                                 "name": {"type": "string"}, "label": {"type": "string"}}}}}}, "Task and form")},
                 params=[TASK_ID], errors=("401", "404", "409"))},
             "/tasks/{task_id}/signal": {"post": _op("Send one of the task's manual signals",
-                                                    {"200": _json(_ref("Case"), "The case after")},
+                                                    {"200": _json(_ref("Case"), "The case after"), **refusals},
                                                     params=[TASK_ID],
                                                     body={"type": "object", "required": ["signal"],
                                                           "properties": {"signal": {**TEXT, "minLength": 1}}},
@@ -270,7 +289,8 @@ def openapi_document() -> dict:
             "/customers": {"get": _op("The Customer List (department staff, administrators, auditors)", {
                 "200": _json({"type": "array", "items": _ref("Customer")}, "Customers")},
                 params=[_query("q")], errors=("401", "403", "422"))},
-            "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after")},
+            "/tasks/{task_id}/complete": {"post": _op("Complete", {"200": _json(_ref("Case"), "The case after"),
+                                                                   **refusals},
                                                       params=[TASK_ID],
                                                       body={"type": "object", "properties": {"data": DATA}},
                                                       errors=("401", "403", "404", "409", "422"))},

@@ -166,13 +166,15 @@ def detail(case_id: int) -> ResponseReturnValue:
     """One case: status, version, its records, open tasks and its verified history."""
     who = actor()
     case = cases.get_case(engine(), who, case_id)
-    entries, verdict = case_history(engine(), who, case_id)
+    entries, checked = case_history(engine(), who, case_id)
+    verdict = checked.verdict
     show_raw = who.is_admin or who.is_auditor
     return render_template(
-        "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id)),
+        "cases/detail.html", case=case, records=record_rows(case_records(engine(), who, case_id, verdict)),
         show_raw=show_raw, data_items=display_items(case.data),
         history=history_rows(entries, verdict), verdict=verdict, verdict_reason=verdict.describe(_),
-        checkpoint=case_checkpoint(engine(), who, case_id) if show_raw else None,
+        coverage=checked.coverage, checkpoint=checked.checkpoint,
+        stamped=case_checkpoint(engine(), who, case_id) if show_raw else None,
         short_hash=case.version_hash[:SHORT_HASH],
         open_tasks=[(t, may_work_on(who, t)) for t in case.open_tasks],
         may_comment=not who.reads_only and case.status != "cancelled",

@@ -89,5 +89,6 @@ def _items(entry: HistoryEntry) -> list[Item]:
 def history_rows(entries: Iterable[HistoryEntry], verdict: Verdict) -> list[HistoryRow]:
     return [HistoryRow(entry=e, label=event_label(e.event.type), items=_items(e),
                        changes=[ChangeRow(c.variable, value(c.before), value(c.after)) for c in e.changes],
-                       broken=not verdict.ok and (verdict.untrusted(e.event.seq) or e.event.seq >= verdict.broken_seq))
+                       broken=verdict.untrusted(e.event.seq) or (verdict.broken_seq is not None
+                                                                 and e.event.seq >= verdict.broken_seq))
             for e in entries]
