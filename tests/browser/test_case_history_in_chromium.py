@@ -98,7 +98,7 @@ def test_a_migrated_case_shows_each_step_on_the_diagrams_of_the_version_it_was_o
     expect(new).to_be_visible()
     expect(old).to_be_hidden()
     expect(new.locator(".case-steps-diagram")).to_have_attribute("data-ready", "true")
-    expect(page.get_by_role("button", name="Version 2 (A1)")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Version 2 (A1)", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(new.locator('.djs-element.step-open[data-element-id="Task_Confirm"]')).to_have_count(1)
     page.screenshot(path=str(shots / "case-history-migrated-new-version.png"), full_page=True)
 
@@ -107,12 +107,12 @@ def test_a_migrated_case_shows_each_step_on_the_diagrams_of_the_version_it_was_o
     expect(old).to_be_visible()
     expect(new).to_be_hidden()
     expect(old.locator(".case-steps-diagram")).to_have_attribute("data-ready", "true")
-    expect(page.get_by_role("button", name="Version 1 (A0)")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Version 1 (A0)", exact=True)).to_have_attribute("aria-pressed", "true")
     expect(old.locator('.djs-element.step-open[data-element-id="Task_Write"]')).to_have_count(1)
     assert old.locator('[data-element-id="Task_Confirm"]').count() == 0  # version 1 has no such task
     page.screenshot(path=str(shots / "case-history-migrated-old-version.png"), full_page=True)
 
-    page.get_by_role("button", name="Version 2 (A1)").click()  # looked at, not the step's version: unmarked
+    page.get_by_role("button", name="Version 2 (A1)", exact=True).click()  # looked at, not the step's version: unmarked
     expect(new).to_be_visible()
     expect(new.locator(".djs-element.step-open")).to_have_count(0)
     page.get_by_role("button", name="Next step").click()
