@@ -1,12 +1,19 @@
 """Replay: rebuild a case from its pinned version and its recorded inputs, and compare.
 
 A case's history records every input the engine ever received (the start data, each submitted
-form, each timer firing with its moment, each message, each version migration) and what followed
-from it (the tasks that became ready, the effects applied, the failure or the end). Replay runs
-the inputs again, in order, in a fresh workflow on the same runtime code the services use
+form, each timer firing with its moment, each message, each version migration, each signal a
+person sent, each administrator's retry of a failed step or cancellation) and what followed from
+it (the tasks that became ready, the effects applied, the failure or the end). Replay runs the
+inputs again, in order, in a fresh workflow on the same runtime code the services use
 (``engine.spiff.runtime``, scripts in the sandbox), with the clock held at the recorded moments,
 and after each step compares what the fresh engine did with what was recorded. The first
 difference is reported with both sides; none means the record is consistent with the procedure.
+
+A script the sandbox stopped (its process killed, a limit hit) failed because of the machine at
+that moment, not because of the procedure: such a recorded failure is an input too, like a
+timer's moment. The replay stops the first script or expression it runs at the recorded element
+with the recorded message (``SandboxStop``), which is what a retry of a passing failure needs:
+the failure, then the same step run again and succeeding.
 
 Task ids are SpiffWorkflow's random UUIDs, so a replay's tasks get other ids: each recorded task
 id is paired with the replayed task that became ready in the same step for the same element
@@ -28,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -35,17 +44,19 @@ from SpiffWorkflow.util.task import TaskState
 from engine import effects
 from engine.audit.chain import canonical_json, jsonable
 from engine.definitions.catalog import ParsedProcess
-from engine.errors import ServiceFlowError
+from engine.errors import ScriptError, ServiceFlowError
 from engine.sandbox.environment import ScriptRaised
-from engine.services.engine_errors import describe_engine_failure
+from engine.services.engine_errors import describe_engine_failure, element_of_failure
 from engine.spiff import migration, state_codec, task_index
 from engine.spiff.runtime import CaseRuntime, ReadyTask
 from engine.time import clock
 from engine.time.timers import PendingTimer
 
 INPUTS = frozenset({"case_started", "task_completed", "timer_fired", "message_received", "case_migrated",
-                    "migration_reverted"})
+                    "migration_reverted", "signal_sent", "case_retried", "case_cancelled"})
 MIGRATIONS = frozenset({"case_migrated", "migration_reverted"})
+# What may follow a failed step (engine.services.interventions): anything else moves a failed case on.
+AFTER_FAILURE = frozenset({"case_retried", "case_cancelled"})
 # Recorded after the step they belong to; the rest of a step's events are recorded before it runs.
 AFTER_STEP = frozenset({"task_ready", "case_completed", "case_failed", "scheduled_start"})
 
@@ -93,6 +104,14 @@ class Divergence:
     recorded: Any
     replayed: Any
 
+    def as_json(self) -> dict[str, Any]:
+        return {"step": self.step, "seq": self.seq, "what": self.what, "recorded": jsonable(self.recorded),
+                "replayed": jsonable(self.replayed)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Divergence:
+        return cls(value["step"], value["seq"], value["what"], value["recorded"], value["replayed"])
+
 
 @dataclass(frozen=True)
 class OpenTask:
@@ -123,6 +142,34 @@ class Snapshot:
     process_id: str
     status: str
     submitted: dict = field(default_factory=dict)  # what came in: the form data, the message payload
+    version_hash: str = ""  # the version the case was on after the step (a migration changes it)
+
+    def as_json(self) -> dict[str, Any]:
+        """The snapshot as JSON, to be kept (``engine.services.replay`` stores a case's steps);
+        ``from_json`` gives it back equal."""
+        return {
+            "step": self.step, "seq": self.seq, "type": self.type, "at": self.at.isoformat(),
+            "element_id": self.element_id, "data": jsonable(self.data),
+            "open_tasks": [[t.task_id, t.element_id, t.title, t.department, t.file] for t in self.open_tasks],
+            "waiting": [list(element) for element in self.waiting],
+            "done": [[file, element, count] for (file, element), count in self.done.items()],
+            "done_now": [list(element) for element in self.done_now],
+            "process_id": self.process_id, "status": self.status, "submitted": jsonable(self.submitted),
+            "version_hash": self.version_hash,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Snapshot:
+        return cls(
+            step=value["step"], seq=value["seq"], type=value["type"], at=datetime.fromisoformat(value["at"]),
+            element_id=value["element_id"], data=value["data"],
+            open_tasks=[OpenTask(*task) for task in value["open_tasks"]],
+            waiting=[(file, element) for file, element in value["waiting"]],
+            done={(file, element): count for file, element, count in value["done"]},
+            done_now=[(file, element) for file, element in value["done_now"]],
+            process_id=value["process_id"], status=value["status"], submitted=value["submitted"],
+            version_hash=value["version_hash"],
+        )
 
 
 @dataclass
@@ -225,6 +272,8 @@ class Replayer:
         self.done: Counter[Element] = Counter()
         self.reached: dict[str, timedelta] = {}  # timer task -> the drift its due time may have (_note_timers)
         self.moved_from: list[tuple[ParsedProcess, tuple[str, list]]] = []  # the state each migration left
+        self.cancelled = False
+        self.step_engine: Any = script_engine  # the one the current step runs on (SandboxStop or not)
         self.report = ReplayReport()
 
     # -- the whole run --
@@ -261,24 +310,54 @@ class Replayer:
 
     def _step(self, step: _Step) -> None:
         first = step.first
-        if self.error is not None:
-            self._diverge(step, "the case failed in an earlier step, yet it was moved on", "case moved on",
-                          f"case failed: {self.error}")
-        if first.type != "case_started" and self.runtime is None:
-            self._diverge(step, "no case_started event begins the history", "case_started", first.type)
+        self._check_may_move(step)
         pinned = self.process.content_hash if self.process is not None else first.version_hash
         if first.type not in MIGRATIONS and first.version_hash != pinned:
             self._diverge(step, "version", first.version_hash, pinned)
         before = copy.deepcopy(self._data())
-        with clock.frozen_at(first.at), effects.collecting() as requested:
-            try:
-                self._apply(step)
-            except (SpiffWorkflowException, ServiceFlowError, ScriptRaised) as exc:
-                self.error = describe_engine_failure(exc)
-        after = jsonable(self._data())
-        self._compare(step, before, after, requested)
+        if first.type == "case_cancelled":
+            self._cancel(step)
+            after = jsonable(self._data())
+            self._compare_data(step, before, after)
+        else:
+            requested = self._run(step)
+            after = jsonable(self._data())
+            self._compare(step, before, after, requested)
         if self.keep_snapshots:
             self._snapshot(step, after)
+
+    def _check_may_move(self, step: _Step) -> None:
+        """A cancelled case takes no input; a failed one only a retry or a cancellation."""
+        first = step.first
+        if self.cancelled:
+            self._diverge(step, "the case was cancelled in an earlier step, yet it was moved on", "case moved on",
+                          "case cancelled")
+        if self.error is not None and first.type not in AFTER_FAILURE:
+            self._diverge(step, "the case failed in an earlier step, yet it was moved on", "case moved on",
+                          f"case failed: {self.error}")
+        if first.type != "case_started" and self.process is None:
+            self._diverge(step, "no case_started event begins the history", "case_started", first.type)
+
+    def _run(self, step: _Step) -> list[effects.Effect]:
+        """Apply the step's inputs at its recorded moment; the effects its service tasks request.
+        A step whose record says the sandbox stopped a script runs on ``SandboxStop``."""
+        stop = recorded_stop(step.outputs)
+        self.step_engine = self.script_engine if stop is None else SandboxStop(self.script_engine, *stop)
+        self._use(self.step_engine)
+        try:
+            with clock.frozen_at(step.first.at), effects.collecting() as requested:
+                try:
+                    self._apply(step)
+                except (SpiffWorkflowException, ServiceFlowError, ScriptRaised) as exc:
+                    self.error = describe_engine_failure(exc)
+        finally:
+            self.step_engine = self.script_engine
+            self._use(self.script_engine)
+        return requested
+
+    def _use(self, script_engine: Any) -> None:
+        if self.runtime is not None:
+            self.runtime.workflow.script_engine = script_engine
 
     def _data(self) -> dict:
         return self.runtime.data if self.runtime is not None else {}
@@ -297,6 +376,10 @@ class Replayer:
             self._fire(step)
         elif kind == "message_received":
             self._catch(step, first)
+        elif kind == "signal_sent":
+            self._signal(step, first)
+        elif kind == "case_retried":
+            self._retry(step, first)
         else:
             self._migrate(step, first)
 
@@ -307,10 +390,10 @@ class Replayer:
             self._diverge(step, "the version the case started on is not stored", first.version_hash, None)
         message = first.data.get("message")
         if not message:
-            self.runtime = CaseRuntime.start(self.process, self.script_engine, first.data.get("data") or {})
+            self.runtime = CaseRuntime.start(self.process, self.step_engine, first.data.get("data") or {})
             return
         caught = next((e for e in step.inputs if e.type == "message_received"), None)
-        self.runtime, task_id = CaseRuntime.open_at_message(self.process, self.script_engine, message)
+        self.runtime, task_id = CaseRuntime.open_at_message(self.process, self.step_engine, message)
         if caught is None or caught.task_id is None:
             return
         self._pair(caught.task_id, task_id)
@@ -377,7 +460,7 @@ class Replayer:
             if not self.moved_from:
                 self._diverge(step, "a migration is reverted that was never made", None, event.data)
             process, (skeleton, rows) = self.moved_from.pop()
-            self.runtime = CaseRuntime.restore(process, skeleton, rows, self.script_engine)
+            self.runtime = CaseRuntime.restore(process, skeleton, rows, self.step_engine)
             self.process = process
             return
         target = self.process_by_id(event.data.get("to_version_id"))
@@ -392,8 +475,49 @@ class Replayer:
                           "; ".join(verdict.reasons))
         self.moved_from.append((self.process, before))
         skeleton, rows = state_codec.dump_rows(self.runtime.workflow)
-        self.runtime = CaseRuntime.restore(target, skeleton, rows, self.script_engine)
+        self.runtime = CaseRuntime.restore(target, skeleton, rows, self.step_engine)
         self.process = target
+
+    def _signal(self, step: _Step, event: RecordedEvent) -> None:
+        """Press the task's signal button as the person did (``engine.services.tasks.send_signal``):
+        the replayed task must offer that signal, under the recorded label."""
+        replayed = self._replayed_task(step, event)
+        name = event.data.get("signal")
+        offered = self.runtime.signal_buttons(replayed)
+        if not isinstance(name, str) or name not in offered:
+            self._diverge(step, f"signal {name} is not offered by task {event.element_id} in the replay", name,
+                          sorted(offered), seq=event.seq)
+        if event.data.get("label") != offered[name]:
+            self._diverge(step, f"label of signal {name}", event.data.get("label"), offered[name], seq=event.seq)
+        self.runtime.send_signal(replayed, name)
+
+    def _retry(self, step: _Step, event: RecordedEvent) -> None:
+        """Run the failed steps again as the administrator's retry did
+        (``engine.services.interventions.retry_case``): the replayed case must be in error with the
+        recorded error, failed at the elements the retry names."""
+        recorded = event.data.get("error")
+        if self.error is None:
+            self._diverge(step, "a case that was not in error was retried", recorded, None, seq=event.seq)
+        if self.runtime is None:
+            self._diverge(step, "the case failed before it had a workflow, yet a step was run again", recorded,
+                          self.error, seq=event.seq)
+        if not isinstance(recorded, str) or not same_failure(recorded, self.error):
+            self._diverge(step, "the error the retry was for", recorded, self.error, seq=event.seq)
+        failed = self.runtime.failed_elements()
+        if event.data.get("elements") != failed:
+            self._diverge(step, "the failed steps run again", event.data.get("elements"), failed, seq=event.seq)
+        self.error = None
+        self.runtime.retry_failed()
+
+    def _cancel(self, step: _Step) -> None:
+        """End the case as the administrator's cancellation did
+        (``engine.services.interventions.cancel_case``): nothing runs, its open tasks leave the
+        inbox; it was cancelled from the status the replay is in."""
+        recorded = step.first.data.get("status")
+        if recorded != self._status():
+            self._diverge(step, "status of the case when it was cancelled", recorded, self._status())
+        self.cancelled = True
+        self.open.clear()
 
     def _pair(self, recorded: str, replayed: str) -> None:
         self.to_replayed[recorded] = replayed
@@ -413,6 +537,8 @@ class Replayer:
             self._compare_ready(step)
             self._compare_end(step)
             self._note_timers(step)
+        else:  # a case in error has no inbox rows; a retry makes each ready task new again
+            self.open.clear()
         self._compare_data(step, before, after)
 
     def _compare_effects(self, step: _Step, requested: list[effects.Effect]) -> None:
@@ -475,6 +601,8 @@ class Replayer:
     # -- the stored case after the last step --
 
     def _status(self) -> str:
+        if self.cancelled:
+            return "cancelled"
         if self.error is not None:
             return "error"
         return "completed" if self.runtime is not None and self.runtime.is_completed else "running"
@@ -486,11 +614,11 @@ class Replayer:
             self._diverge_at(step_number, seq, what, recorded, replayed)
 
         replayed = jsonable(self._data())
-        if stored.status not in {self._status(), "cancelled"}:
+        if stored.status != self._status():
             diverge("stored case status", stored.status, self._status())
         if stored.data != replayed:
             diverge("stored case data (cases.data)", _diff(stored.data, replayed), _diff(replayed, stored.data))
-        open_ids = frozenset(self.to_recorded.get(t, t) for t in self.open) if self.error is None else frozenset()
+        open_ids = frozenset(self.to_recorded.get(t, t) for t in self.open)
         if stored.open_task_ids != open_ids:
             diverge("stored open tasks (work_items)", sorted(stored.open_task_ids), sorted(open_ids))
         if stored.unreadable:
@@ -521,7 +649,7 @@ class Replayer:
         status = self._status()
         waiting: list[Element] = []
         open_tasks: list[OpenTask] = []
-        if runtime is not None and self.error is None:
+        if runtime is not None and self.error is None and not self.cancelled:
             waits = [t.task_id for t in runtime.pending_timers()] + [w.task_id for w in runtime.waiting_messages()]
             waiting = sorted({_element_of(runtime, task_id) for task_id in waits})
             open_tasks = [OpenTask(self.to_recorded.get(t.id, t.id), t.element_id, t.title, t.department,
@@ -531,13 +659,17 @@ class Replayer:
             element_id=step.first.element_id, data=data, open_tasks=open_tasks, waiting=waiting,
             done=dict(self.done), done_now=done_now,
             process_id=self.process.process_id if self.process else "", status=status,
-            submitted=_submitted(step),
+            submitted=_submitted(step), version_hash=self.process.content_hash if self.process else "",
         ))
+
+
+# Steps whose own event holds what came in: the form data, the signal, the retry, the reason.
+SUBMITTED_WITH_EVENT = frozenset({"task_completed", "signal_sent", "case_retried", "case_cancelled"})
 
 
 def _submitted(step: _Step) -> dict:
     first = step.first
-    if first.type == "task_completed":
+    if first.type in SUBMITTED_WITH_EVENT:
         return first.data
     caught = next((e for e in step.inputs if e.type == "message_received"), None)
     if caught is not None:
@@ -565,6 +697,59 @@ def same_failure(recorded: str, replayed: str) -> bool:
         return True
     return LIMIT_STOP in recorded and LIMIT_STOP in replayed and (
         recorded.split(LIMIT_STOP, 1)[0] == replayed.split(LIMIT_STOP, 1)[0])
+
+
+def recorded_stop(outputs: Sequence[RecordedEvent]) -> tuple[str, str] | None:
+    """Where and how the sandbox stopped a script, when a step's record says it failed so: the
+    element as the failure names it ("Compute (Task_compute)") and the message from
+    ``Script stopped:`` on. None for any other failure, or one that names no element."""
+    failed = next((e for e in outputs if e.type == "case_failed"), None)
+    error = failed.data.get("error") if failed is not None else None
+    if not isinstance(error, str) or LIMIT_STOP not in error:
+        return None
+    where, _, rest = error.partition(LIMIT_STOP)
+    if not where.endswith(": ") or len(where) <= 2:
+        return None
+    return where[:-2], LIMIT_STOP + rest
+
+
+class SandboxStop(PythonScriptEngine):
+    """The script engine of a step whose record says the sandbox stopped a script there: the
+    first script or expression run at that element stops with the recorded message, raised as
+    the sandbox's own failure would be (so it is described the same way); everything else runs
+    on ``engine``. A stop the original run met at a later call at that element (a multi-instance
+    task's third instance) is met at the first one here, so such a replay may differ from the
+    record after that step."""
+
+    def __init__(self, engine: PythonScriptEngine, where: str, stop: str) -> None:
+        super().__init__(environment=engine.environment)
+        self.engine = engine
+        self.where = where
+        self.stop = stop
+        self.stopped = False
+
+    def _stops_at(self, task: Any) -> bool:
+        if self.stopped or element_of_failure(task) != self.where:
+            return False
+        self.stopped = True
+        return True
+
+    def _stopped(self, task: Any, message: str) -> WorkflowTaskException:
+        """SpiffWorkflow's wrapping of a sandbox failure, with the failure as its cause."""
+        stop = ScriptError(self.stop)
+        wrapped = WorkflowTaskException(message, task=task, exception=stop)
+        wrapped.__cause__ = stop
+        return wrapped
+
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
+        if self._stops_at(task):
+            raise self._stopped(task, f"Error evaluating expression '{expression}'")
+        return self.engine.evaluate(task, expression, external_context)
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> Any:
+        if self._stops_at(task):
+            raise self._stopped(task, self.stop)
+        return self.engine.execute(task, script, external_context)
 
 
 def outcome(runtime: CaseRuntime) -> str:

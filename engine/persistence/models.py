@@ -362,6 +362,22 @@ class CaseEvent(Base):
     state_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class CaseStepsCache(Base):
+    """A case's step-through as its replay last built it (``engine.services.replay.case_steps``),
+    so that viewing it again does not replay the case. It is derived, never evidence: it is used
+    only while the case's verified chain still ends in ``head`` and ``inputs`` (the hash of what
+    else the replay read and the chain does not cover) is unchanged, and rebuilt otherwise."""
+
+    __tablename__ = "case_steps_cache"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    head: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[str] = mapped_column(String(64))
+    built_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    steps: Mapped[list] = mapped_column(JSON, default=list)  # engine.audit.replay.Snapshot.as_json, in order
+    divergence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Divergence.as_json
+
+
 class CaseIntegrityFailure(Base):
     """A case whose last verification (``engine.audit.verify``, run by the worker on a schedule
     and by ``serviceflow audit verify``) failed, so that lists flag it without verifying per row.

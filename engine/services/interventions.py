@@ -45,11 +45,10 @@ def retry_case(ctx: EngineContext, actor: Actor, case_id: int) -> CaseView:
         if uow.session.get(CaseState, case_id) is None:
             raise Conflict(f"Case {case_id} failed before it started: there is no step to run again")
         runtime = load_runtime(ctx, uow, case)
-        failed = runtime.failed_tasks()
+        failed = runtime.failed_elements()
         if not failed:
             raise Conflict(f"Case {case_id} has no failed step to run again")
-        audit.record(case, "case_retried", actor, {
-            "error": case.error, "elements": sorted(t.task_spec.bpmn_name or t.task_spec.name for t in failed)})
+        audit.record(case, "case_retried", actor, {"error": case.error, "elements": failed})
         case.status, case.error = "running", ""
         error = run_step(uow, case, actor, runtime.retry_failed)
         return commit_step(ctx, uow, case, runtime, actor, error,

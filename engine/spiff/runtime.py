@@ -233,6 +233,11 @@ class CaseRuntime:
                 found[id(task)] = task
         return list(found.values())
 
+    def failed_elements(self) -> list[str]:
+        """The names of the elements whose step failed, sorted: what a retry records it runs again
+        and what a replay of the retry checks against."""
+        return sorted(t.task_spec.bpmn_name or t.task_spec.name for t in self.failed_tasks())
+
     def retry_failed(self) -> None:
         """Run the failed steps again, as they were before they failed, and move the case on."""
         for task in self.failed_tasks():
@@ -372,6 +377,10 @@ class CaseRuntime:
                 if isinstance(sibling.task_spec, BoundaryEvent) else ""
             if sibling.state == TaskState.WAITING and isinstance(definition, SignalEventDefinition) and label:
                 yield sibling, definition.name, label
+
+    def signal_buttons(self, task_id: str) -> dict[str, str]:
+        """The manual signals the ready user task ``task_id`` offers now (signal name -> label)."""
+        return {signal: label for _, signal, label in self._signal_buttons(self.user_task(task_id))}
 
     def send_signal(self, task_id: str, name: str) -> str:
         """Press the manual signal button ``name`` of a ready user task: its boundary event catches

@@ -75,3 +75,50 @@ def test_a_completed_case_is_stepped_through_on_its_diagrams(page: Page, ctx: En
     page.get_by_role("button", name=re.compile(r"^\d+\. ")).first.click()
     expect(steps).to_have_attribute("data-current-step", "1")
     expect(called.locator(".djs-element.step-open")).to_have_count(1)
+
+
+def test_a_migrated_case_shows_each_step_on_the_diagrams_of_the_version_it_was_on(
+        page: Page, ctx: EngineContext, shots) -> None:
+    from engine.services import migrations
+    from tests.migration_bundles import CHECK, PROCESS_ID, WRITE, publish_version, start
+
+    publish_version(ctx, 1, with_layout=True)
+    case = start(ctx)
+    complete(ctx, "sales1", case.id, WRITE, {})
+    publish_version(ctx, 2, with_layout=True)
+    migrations.migrate_cases(ctx, actor(ctx, "owner1"), migrations.read_request(
+        {"process": PROCESS_ID, "to_version": 2, "cases": [case.id], "dry_run": False}))
+    complete(ctx, "sales1", case.id, CHECK, {})
+
+    sign_in(page, "sales1")
+    page.goto(f"/cases/{case.id}/history")
+    steps = page.locator("[data-case-steps]")
+    old, new = (page.locator(f'.case-steps-version[data-version="{n}"]') for n in (1, 2))
+    expect(steps).to_have_attribute("data-current-step", "4")
+    expect(new).to_be_visible()
+    expect(old).to_be_hidden()
+    expect(new.locator(".case-steps-diagram")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_role("button", name="Version 2 (A1)", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(new.locator('.djs-element.step-open[data-element-id="Task_Confirm"]')).to_have_count(1)
+    page.screenshot(path=str(shots / "case-history-migrated-new-version.png"), full_page=True)
+
+    page.keyboard.press("Home")  # the start: on version 1, waiting at its "Write"
+    expect(steps).to_have_attribute("data-current-step", "1")
+    expect(old).to_be_visible()
+    expect(new).to_be_hidden()
+    expect(old.locator(".case-steps-diagram")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_role("button", name="Version 1 (A0)", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(old.locator('.djs-element.step-open[data-element-id="Task_Write"]')).to_have_count(1)
+    assert old.locator('[data-element-id="Task_Confirm"]').count() == 0  # version 1 has no such task
+    page.screenshot(path=str(shots / "case-history-migrated-old-version.png"), full_page=True)
+
+    page.get_by_role("button", name="Version 2 (A1)", exact=True).click()  # looked at, not the step's version: unmarked
+    expect(new).to_be_visible()
+    expect(new.locator(".djs-element.step-open")).to_have_count(0)
+    page.get_by_role("button", name="Next step").click()
+    page.get_by_role("button", name="Next step").click()  # the migration: the step is on version 2
+    expect(steps).to_have_attribute("data-current-step", "3")
+    expect(new.locator('.djs-element.step-open[data-element-id="Task_Check"]')).to_have_count(1)
+    page.keyboard.press("ArrowLeft")  # back on version 1, where "Check" is open too
+    expect(old).to_be_visible()
+    expect(old.locator('.djs-element.step-open[data-element-id="Task_Check"]')).to_have_count(1)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from engine.audit.replay import RecordedEvent, replay, steps_of
+from engine.audit.replay import RecordedEvent, Snapshot, replay, steps_of
 from engine.definitions.catalog import ParsedProcess, ProcessBundle, parse_bundle
 from engine.sandbox.environment import make_script_engine
 
@@ -91,6 +91,17 @@ def test_without_its_migration_the_same_history_diverges_where_the_version_chang
     assert (report.divergence.recorded, report.divergence.replayed) == (v2.content_hash, v1.content_hash)
 
 
+def test_each_step_names_the_version_the_case_was_on_after_it_and_keeps_as_json(versions, script_engine):
+    """The step-through draws each step on its own version's diagrams, and is kept as JSON."""
+    v1, v2 = versions[1], versions[2]
+    report = replay(_history(v1, v2, migrated=True), {v.content_hash: v for v in (v1, v2)}.get, versions.get,
+                    script_engine, frozenset(), keep_snapshots=True)
+    assert report.identical, report.divergence
+    assert [s.version_hash for s in report.snapshots] == [v1.content_hash] + [v2.content_hash] * 3
+    assert [Snapshot.from_json(s.as_json()) for s in report.snapshots] == report.snapshots
+    assert report.snapshots[-1].done[("workflows/p.bpmn", "check")] == 1
+
+
 def test_a_migration_reverted_switches_back(versions, script_engine):
     v1, v2 = versions[1], versions[2]
     history = _history(v1, v2, migrated=True)[:3] + [
@@ -116,3 +127,17 @@ def test_a_script_stopped_by_a_sandbox_limit_is_the_same_failure_whichever_limit
     assert same_failure(cpu, wall)
     assert not same_failure(cpu, "Other (other): Script stopped: it did not finish within 5 s")
     assert not same_failure(cpu, "Compute (script): NameError: name 'x' is not defined")
+
+
+def test_a_recorded_sandbox_stop_is_taken_as_recorded_only_where_it_names_its_element(versions):
+    from engine.audit.replay import recorded_stop
+
+    def failed(error: object) -> list[RecordedEvent]:
+        return [_event(5, "case_failed", versions[1], {"error": error})]
+
+    killed = "Script stopped: its sandbox process was ended (SIGKILL), most likely by the 256 MB memory limit"
+    assert recorded_stop(failed(f"Compute (script): {killed}")) == ("Compute (script)", killed)
+    assert recorded_stop(failed(killed)) is None  # no element to stop it at
+    assert recorded_stop(failed("Compute (script): NameError: name 'x' is not defined")) is None
+    assert recorded_stop(failed(["tampered"])) is None
+    assert recorded_stop([_event(5, "task_ready", versions[1])]) is None

@@ -13,6 +13,7 @@ from flask_login import login_required
 from engine.audit.chain import jsonable
 from engine.audit.replay import Snapshot
 from engine.services import replay
+from engine.services.replay import VersionDiagrams
 from web.context import actor, engine
 
 bp = Blueprint("case_history", __name__)
@@ -27,19 +28,35 @@ def step_labels() -> dict[str, str]:
         "message_received": _("Message received"),
         "case_migrated": _("Moved to another version"),
         "migration_reverted": _("Version move reverted"),
+        "signal_sent": _("Signal sent"),
+        "case_retried": _("Case retried"),
+        "case_cancelled": _("Case cancelled"),
     }
 
 
 def status_labels() -> dict[str, str]:
-    return {"running": _("Running"), "completed": _("Completed"), "error": _("Error")}
+    return {"running": _("Running"), "completed": _("Completed"), "error": _("Error"), "cancelled": _("Cancelled")}
 
 
-def _step_json(snapshot: Snapshot, labels: dict[str, str], names: dict[str, str]) -> dict[str, Any]:
-    """One step as the page's script reads it: elements as [file, element id] pairs."""
+def version_label(version: VersionDiagrams) -> str:
+    """A version as the switch between the diagrams of a migrated case names it."""
+    if version.label:
+        return _("Version %(number)s (%(label)s)", number=version.version, label=version.label)
+    return _("Version %(number)s", number=version.version)
+
+
+def _step_json(snapshot: Snapshot, labels: dict[str, str], versions: dict[str, VersionDiagrams]) -> dict[str, Any]:
+    """One step as the page's script reads it: elements as [file, element id] pairs of the
+    diagrams of the version the case was on after the step (``version``, its number)."""
+    version = versions.get(snapshot.version_hash)
+    names = {element: name for in_file in version.names.values() for element, name in in_file.items()} \
+        if version is not None else {}
     return {
         "step": snapshot.step, "seq": snapshot.seq, "at": snapshot.at.strftime("%Y-%m-%d %H:%M:%S"),
         "label": labels.get(snapshot.type, snapshot.type),
         "element": names.get(snapshot.element_id or "", snapshot.element_id or ""),
+        "version": version.version if version is not None else None,
+        "version_label": version_label(version) if version is not None else "",
         "status": snapshot.status,
         "open": [{"file": t.file, "element": t.element_id, "title": t.title, "department": t.department or ""}
                  for t in snapshot.open_tasks],
@@ -65,8 +82,10 @@ def steps(case_id: int) -> ResponseReturnValue:
     """The diagram with the path taken and a timeline to step through, event by event."""
     found = replay.case_steps(engine(), actor(), case_id)
     labels = step_labels()
-    names = {element: name for in_file in found.names.values() for element, name in in_file.items()}
+    versions = {v.content_hash: v for v in found.versions}
     return render_template(
-        "case_history/steps.html", case=found, statuses=status_labels(),
-        steps=[_step_json(s, labels, names) for s in found.snapshots],
+        "case_history/steps.html", case=found, current=found.current, version_label=version_label,
+        statuses=status_labels(), steps=[_step_json(s, labels, versions) for s in found.snapshots],
+        diagrams={v.version: {"main": v.main_file, "processes": v.processes, "names": v.names}
+                  for v in found.versions},
     )

@@ -70,7 +70,7 @@ def event_label(event_type: str) -> str:
         "effect_applied": _("Service task applied"), "case_completed": _("Case completed"),
         "case_failed": _("Case failed"), "notification_queued": _("Notification queued"),
         "escalation": _("Escalation"), "reminder": _("Reminder"), "comment_added": _("Comment"),
-        "case_retried": _("Case retried"), "case_cancelled": _("Case cancelled"),
+        "case_retried": _("Case retried"), "case_cancelled": _("Case cancelled"), "signal_sent": _("Signal sent"),
         "case_migrated": _("Case migrated"), "migration_reverted": _("Migration reverted"),
     }
     return labels.get(event_type, event_type)

@@ -3,7 +3,9 @@
  * path taken so far is marked on the elements (CSS classes), with a count on elements done more
  * than once (loop iterations); the open tasks, the waits and the case data of the chosen step are
  * listed beside it. Buttons, the timeline and the keyboard (← → Home End) move between steps; a
- * call activity opens the diagram of the process it calls.
+ * call activity opens the diagram of the process it calls. A case moved to another version has the
+ * diagrams of each version it was on: each step is shown (and marked) on those of its own version,
+ * and the version switch shows the others unmarked.
  */
 (function () {
   "use strict";
@@ -13,24 +15,37 @@
     return;
   }
   var steps = JSON.parse(root.getAttribute("data-steps"));
-  var processes = JSON.parse(root.getAttribute("data-processes"));
+  var versions = JSON.parse(root.getAttribute("data-versions"));
   var texts = JSON.parse(root.getAttribute("data-texts"));
-  var names = JSON.parse(root.getAttribute("data-names"));
-  var MARKERS = ["step-done", "step-now", "step-open", "step-waiting"];
   var OVERLAY = "case-steps-count";
   var viewers = {};
   var marked = {};
   var current = steps.length - 1;
+  var shown = { version: root.getAttribute("data-version"), file: null };
 
-  function panel(file) {
-    return root.querySelector('.case-steps-diagram[data-file="' + CSS.escape(file) + '"]');
+  function versionOf(step) {
+    var version = String(step.version);
+    return versions[version] ? version : root.getAttribute("data-version");
   }
 
-  function load(file) {
-    if (viewers[file]) {
-      return viewers[file].ready;
+  function container(version) {
+    return root.querySelector('.case-steps-version[data-version="' + CSS.escape(version) + '"]');
+  }
+
+  function panel(version, file) {
+    return container(version).querySelector('.case-steps-diagram[data-file="' + CSS.escape(file) + '"]');
+  }
+
+  function key(version, file) {
+    return version + "\n" + file;
+  }
+
+  function load(version, file) {
+    var id = key(version, file);
+    if (viewers[id]) {
+      return viewers[id].ready;
     }
-    var section = panel(file);
+    var section = panel(version, file);
     var xml = section.querySelector(".diagram-source").value;
     var viewer = new window.BpmnJS({
       container: section.querySelector(".diagram-canvas"),
@@ -38,11 +53,12 @@
     });
     viewer.on("element.click", function (event) {
       var called = event.element.businessObject && event.element.businessObject.calledElement;
+      var processes = versions[version].processes;
       if (event.element.type === "bpmn:CallActivity" && called && processes[called]) {
-        show(processes[called]);
+        show(version, processes[called]);
       }
     });
-    viewers[file] = { viewer: viewer, ready: viewer.importXML(xml).then(function () {
+    viewers[id] = { version: version, file: file, viewer: viewer, ready: viewer.importXML(xml).then(function () {
       viewer.get("canvas").zoom("fit-viewport");
       section.setAttribute("data-ready", "true");
     }).catch(function (error) {
@@ -50,55 +66,70 @@
       section.querySelector(".diagram-error").hidden = false;
       section.querySelector(".diagram-error").textContent += " " + error.message;
     }) };
-    return viewers[file].ready;
+    return viewers[id].ready;
   }
 
-  function show(file) {
-    Array.prototype.forEach.call(root.querySelectorAll("[data-tab]"), function (tab) {
+  function show(version, file) {
+    var diagrams = container(version);
+    if (!file || !diagrams.querySelector('.case-steps-diagram[data-file="' + CSS.escape(file) + '"]')) {
+      file = versions[version].main;
+    }
+    shown = { version: version, file: file };
+    Array.prototype.forEach.call(root.querySelectorAll("[data-version-switch]"), function (button) {
+      button.setAttribute("aria-pressed", button.getAttribute("data-version-switch") === version ? "true" : "false");
+    });
+    Array.prototype.forEach.call(root.querySelectorAll(".case-steps-version"), function (each) {
+      each.hidden = each !== diagrams;
+    });
+    Array.prototype.forEach.call(diagrams.querySelectorAll("[data-tab]"), function (tab) {
       tab.setAttribute("aria-selected", tab.getAttribute("data-tab") === file ? "true" : "false");
     });
-    Array.prototype.forEach.call(root.querySelectorAll(".case-steps-diagram"), function (section) {
+    Array.prototype.forEach.call(diagrams.querySelectorAll(".case-steps-diagram"), function (section) {
       section.hidden = section.getAttribute("data-file") !== file;
     });
-    load(file).then(function () { mark(file); });
+    load(version, file).then(function () { mark(key(version, file)); });
   }
 
   function inFile(pairs, file) {
     return pairs.filter(function (pair) { return pair[0] === file; }).map(function (pair) { return pair[1]; });
   }
 
-  function mark(file) {
-    var entry = viewers[file];
+  function mark(id) {
+    var entry = viewers[id];
     if (!entry) {
       return;
     }
+    var file = entry.file;
     var canvas = entry.viewer.get("canvas");
     var registry = entry.viewer.get("elementRegistry");
     var overlays = entry.viewer.get("overlays");
-    (marked[file] || []).forEach(function (pair) { canvas.removeMarker(pair[0], pair[1]); });
+    (marked[id] || []).forEach(function (pair) { canvas.removeMarker(pair[0], pair[1]); });
     overlays.remove({ type: OVERLAY });
-    marked[file] = [];
+    marked[id] = [];
     var step = steps[current];
+    if (entry.version !== versionOf(step)) {
+      return; // the state after a step is marked on the diagrams of its own version only
+    }
     var done = {};
     step.done.forEach(function (row) {
       if (row[0] === file) {
         done[row[1]] = row[2];
       }
     });
-    function add(id, marker) {
-      if (registry.get(id)) {
-        canvas.addMarker(id, marker);
-        marked[file].push([id, marker]);
+    function add(element, marker) {
+      if (registry.get(element)) {
+        canvas.addMarker(element, marker);
+        marked[id].push([element, marker]);
       }
     }
-    Object.keys(done).forEach(function (id) {
-      add(id, "step-done");
-      if (done[id] > 1 && registry.get(id)) {
+    Object.keys(done).forEach(function (element) {
+      add(element, "step-done");
+      if (done[element] > 1 && registry.get(element)) {
         var badge = document.createElement("div");
         badge.className = "case-steps-count";
-        badge.setAttribute("data-element-id", id);
-        badge.textContent = texts.times.replace("{n}", String(done[id]));
-        overlays.add(id, OVERLAY, { position: { bottom: 12, right: 12 }, html: badge });
+        badge.setAttribute("data-element-id", element);
+        badge.textContent = texts.times.replace("{n}", String(done[element]));
+        overlays.add(element, OVERLAY, { position: { bottom: 12, right: 12 }, html: badge });
       }
     });
     registry.filter(function (element) { return element.waypoints; }).forEach(function (flow) {
@@ -107,12 +138,13 @@
         add(flow.id, "step-done");
       }
     });
-    inFile(step.done_now, file).forEach(function (id) { add(id, "step-now"); });
+    inFile(step.done_now, file).forEach(function (element) { add(element, "step-now"); });
     step.open.filter(function (t) { return t.file === file; }).forEach(function (t) { add(t.element, "step-open"); });
-    inFile(step.waiting, file).forEach(function (id) { add(id, "step-waiting"); });
+    inFile(step.waiting, file).forEach(function (element) { add(element, "step-waiting"); });
   }
 
   function nameOf(file, id) {
+    var names = versions[versionOf(steps[current])].names;
     return (names[file] && names[file][id]) || id;
   }
 
@@ -136,7 +168,7 @@
     button.type = "button";
     button.className = "link-button";
     button.textContent = text;
-    button.addEventListener("click", function () { show(file); });
+    button.addEventListener("click", function () { show(versionOf(steps[current]), file); });
     li.appendChild(button);
   }
 
@@ -172,6 +204,9 @@
     root.querySelector("[data-step-prev]").disabled = current === 0;
     root.querySelector("[data-step-next]").disabled = current === steps.length - 1;
     root.setAttribute("data-current-step", String(step.step));
+    if (shown.file !== null && versionOf(step) !== shown.version) {
+      show(versionOf(step), shown.file);
+    }
     Object.keys(viewers).forEach(mark);
   }
 
@@ -185,8 +220,15 @@
   Array.prototype.forEach.call(root.querySelectorAll("[data-goto]"), function (button) {
     button.addEventListener("click", function () { go(Number(button.getAttribute("data-goto"))); });
   });
-  Array.prototype.forEach.call(root.querySelectorAll("[data-tab]"), function (tab) {
-    tab.addEventListener("click", function () { show(tab.getAttribute("data-tab")); });
+  Array.prototype.forEach.call(root.querySelectorAll(".case-steps-version"), function (diagrams) {
+    Array.prototype.forEach.call(diagrams.querySelectorAll("[data-tab]"), function (tab) {
+      tab.addEventListener("click", function () {
+        show(diagrams.getAttribute("data-version"), tab.getAttribute("data-tab"));
+      });
+    });
+  });
+  Array.prototype.forEach.call(root.querySelectorAll("[data-version-switch]"), function (button) {
+    button.addEventListener("click", function () { show(button.getAttribute("data-version-switch"), shown.file); });
   });
   document.addEventListener("keydown", function (event) {
     var target = event.target;
@@ -200,5 +242,5 @@
     }
   });
   render();
-  show(root.getAttribute("data-main"));
+  show(versionOf(steps[current]), null);
 }());
