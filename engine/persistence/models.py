@@ -376,6 +376,9 @@ class CaseStepsCache(Base):
     built_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     steps: Mapped[list] = mapped_column(JSON, default=list)  # engine.audit.replay.Snapshot.as_json, in order
     divergence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Divergence.as_json
+    # HMAC-SHA256 under the server's secret key over the case, head, inputs, steps and divergence:
+    # a row edited in the database is rebuilt, never shown.
+    mac: Mapped[str] = mapped_column(String(64), default="")
 
 
 class CaseIntegrityFailure(Base):

@@ -4,11 +4,15 @@ one read-only transaction and handed to ``engine.audit.replay``; nothing of the 
 The step-through of a case (``case_steps``) is a replay too, which takes seconds for a case that
 looped a thousand times; its result is kept (``case_steps_cache``) with the head of the case's
 chain it was built at, and used again only while the verified chain still ends there and nothing
-else the replay read has changed. A history that does not verify is always replayed afresh.
+else the replay read has changed. A history that does not verify is always replayed afresh. The
+kept row is sealed with an HMAC under the server's secret key, which the database does not hold:
+a row edited there is rebuilt, so what an auditor steps through is always what the replay showed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,9 +116,9 @@ def case_steps(ctx: EngineContext, actor: Actor, case_id: int) -> CaseSteps:
     each recorded step, from a replay; a replay that diverges stops the steps where it does. The
     replay is kept and served again until the case's history grows (see the module's text)."""
     with ctx.unit_of_work(readonly=True) as uow:
-        case, events, verdict = verified_events(uow.session, actor, case_id)
-        key = _steps_key(ctx, uow.session, case, events) if verdict.ok else None
-        kept = _kept_steps(uow.session, case.id, key) if key is not None else None
+        case, events, checked = verified_events(ctx, uow.session, actor, case_id)
+        key = _steps_key(ctx, uow.session, case, events) if checked.verdict.ok else None
+        kept = _kept_steps(ctx, uow.session, case.id, key) if key is not None else None
         if kept is None:
             replayed = _replay(ctx, uow.session, case, True, events)
             snapshots, divergence = replayed.snapshots, replayed.divergence
@@ -137,12 +141,19 @@ def _steps_key(ctx: EngineContext, session: Session, case: Case, events: Sequenc
     return (events[-1].hash if events else ""), sha256_hex(canonical_json(inputs))
 
 
-def _kept_steps(session: Session, case_id: int, key: tuple[str, str]
+def _mac(ctx: EngineContext, case_id: int, key: tuple[str, str], steps: list, divergence: dict | None) -> str:
+    content = canonical_json([case_id, key[0], key[1], steps, divergence])
+    return hmac.new(ctx.settings.secret_key.encode(), content.encode(), hashlib.sha256).hexdigest()
+
+
+def _kept_steps(ctx: EngineContext, session: Session, case_id: int, key: tuple[str, str]
                 ) -> tuple[list[audit_replay.Snapshot], audit_replay.Divergence | None] | None:
-    """The kept step-through, when it was built from exactly what the case holds now and can be
-    read back (a row edited into another shape is rebuilt, like a stale one)."""
+    """The kept step-through, when it was built from exactly what the case holds now, its seal
+    holds and it can be read back (a row edited into another shape is rebuilt, like a stale one)."""
     kept = session.get(CaseStepsCache, case_id)
     if kept is None or (kept.head, kept.inputs) != key:
+        return None
+    if not hmac.compare_digest(kept.mac or "", _mac(ctx, case_id, key, kept.steps, kept.divergence)):
         return None
     try:
         divergence = audit_replay.Divergence.from_json(kept.divergence) if kept.divergence else None
@@ -156,8 +167,10 @@ def _keep_steps(ctx: EngineContext, case_id: int, key: tuple[str, str], snapshot
     """Keep a step-through, replacing the one kept before. Its own short transaction: the replay
     read the case in a read-only one. A case that grew meanwhile only makes this row stale, and
     its next view rebuilds it."""
-    values = {"head": key[0], "inputs": key[1], "built_at": utcnow(), "steps": [s.as_json() for s in snapshots],
-              "divergence": divergence.as_json() if divergence is not None else None}
+    steps = [s.as_json() for s in snapshots]
+    diverged = divergence.as_json() if divergence is not None else None
+    values = {"head": key[0], "inputs": key[1], "built_at": utcnow(), "steps": steps, "divergence": diverged,
+              "mac": _mac(ctx, case_id, key, steps, diverged)}
     with ctx.unit_of_work() as uow:
         insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         uow.session.execute(insert(CaseStepsCache).values(case_id=case_id, **values)

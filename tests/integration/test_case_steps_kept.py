@@ -86,6 +86,21 @@ def test_a_kept_row_whose_head_is_not_the_chains_is_ignored_and_rebuilt(ctx, rep
     assert _kept(ctx, case_id) == (_head(ctx, case_id), 2)
 
 
+def test_a_kept_row_edited_in_the_database_is_rebuilt_not_shown(ctx, replays):
+    case_id = _case(ctx)
+    shown = _view(ctx, case_id)
+    with as_database_owner(ctx) as conn:
+        steps = [dict(step) for step in conn.scalar(select(CaseStepsCache.steps).where(
+            CaseStepsCache.case_id == case_id))]
+        steps[-1]["data"] = {**steps[-1]["data"], "category": "forged"}
+        conn.execute(update(CaseStepsCache).where(CaseStepsCache.case_id == case_id).values(steps=steps))
+    rebuilt = _view(ctx, case_id)
+    assert rebuilt.replayed and len(replays) == 2
+    assert rebuilt.snapshots[-1].data == shown.snapshots[-1].data
+    assert rebuilt.snapshots[-1].data["category"] == "quality"
+    assert not _view(ctx, case_id).replayed and len(replays) == 2
+
+
 def test_a_kept_row_that_cannot_be_read_back_is_rebuilt_not_failed_on(ctx, replays):
     case_id = _case(ctx)
     _view(ctx, case_id)

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column('built_at', sa.DateTime(), nullable=False),
         sa.Column('steps', sa.JSON(), nullable=False),
         sa.Column('divergence', sa.JSON(), nullable=True),
+        sa.Column('mac', sa.String(length=64), nullable=False, server_default=''),
         sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('case_id'),
     )
