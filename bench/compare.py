@@ -136,7 +136,8 @@ def _change(before: list[float], after: list[float]) -> str:
 
 
 def _report(args: argparse.Namespace, before: list[dict[str, float]], after: list[dict[str, float]],
-            instructions: tuple[float, float] | None, started: str, load_at_end: list[float]) -> str:
+            instructions: tuple[float, float] | None, started: str, load_at_start: list[float],
+            load_at_end: list[float]) -> str:
     """The comparison as Markdown: the instruction counts, every round (so that a noisy one
     shows) and the rounds' medians."""
     machine: dict[str, Any] = machine_info()
@@ -153,7 +154,7 @@ def _report(args: argparse.Namespace, before: list[dict[str, float]], after: lis
         f"- Machine: {machine['nproc']} cores, {machine['cpu']}, Python {machine['python']}, "
         f"SQLite {machine['sqlite']}",
         f"- Load average (1/5/15 min) at the start and at the end: "
-        f"{' / '.join(map(str, machine['load_average_at_start']))}; {' / '.join(map(str, load_at_end))}",
+        f"{' / '.join(map(str, load_at_start))}; {' / '.join(map(str, load_at_end))}",
         "",
         "## Instructions per case",
         "",
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-instructions", action="store_true", help="skip the valgrind count")
     args = parser.parse_args(argv)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     count = not args.no_instructions and shutil.which("valgrind") is not None
     instructions = None
     before, after = [], []
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         new = [run[figure] for run in after]
         print(f"median {unit}: {args.rev} {statistics.median(old):.1f}, this tree {statistics.median(new):.1f} "
               f"({_change(old, new)})")
-    REPORT.write_text(_report(args, before, after, instructions, started, [round(x, 2) for x in os.getloadavg()]))
+    REPORT.write_text(_report(args, before, after, instructions, started, load_at_start,
+                                    [round(x, 2) for x in os.getloadavg()]))
     return 0
 
 
