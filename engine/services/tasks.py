@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import chain as audit
 from engine.context import EngineContext
-from engine.data_limits import check_data
+from engine.data_limits import check_data, text_problem
 from engine.definitions.catalog import ParsedProcess
 from engine.definitions.forms import FormDefinition
 from engine.errors import Conflict, InvalidInput
@@ -26,6 +26,7 @@ from engine.services.work_items import (
     WorkItemView,
     check_may_work_on,
     find_readable_item,
+    may_work_on,
     permissions,
     work_item_view,
 )
@@ -103,8 +104,12 @@ def _task_in_running_case(uow: UnitOfWork, actor: Actor, task_id: str, doing: st
     read the case (``find_readable_item``), Forbidden when they may read it but not work the task,
     Conflict when the case no longer runs. Every step on a task (completing it, pressing its
     signal) begins here."""
-    item = find_readable_item(uow, actor, task_id)
-    check_may_work_on(actor, item)
+    item = uow.session.get(WorkItem, task_id) if text_problem(task_id) is None else None
+    if item is None or not may_work_on(actor, work_item_view(item)):
+        # Whoever may work a task reads its case (its department and people are participants),
+        # so the visibility query runs only for the others: 404 to non-readers, 403 to readers.
+        item = find_readable_item(uow, actor, task_id)
+        check_may_work_on(actor, item)
     case = locked_case(uow.session, item.case_id)
     if case.status != "running":
         raise Conflict(f"The case is {case.status}; its tasks cannot be {doing}")
